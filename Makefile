@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# af_demo: out-of-tree build against one or more installed kernels.
+#
+#   make                    modules for every kernel of the test matrix
+#   make KVER=<version>     modules for one installed kernel
+#   make KDIR=<dir>         modules for a kernel build tree
+#   make lint               checkpatch --strict and sparse (C=2)
+#   make selftests          the userspace test programs
+#   make clean
+#
+# Each kernel gets its own build directory, build/<version>, holding links
+# to the sources, because kbuild writes its objects next to them.
+
+SRC := $(CURDIR)
+BUILD := $(SRC)/build
+
+ifneq ($(KDIR),)
+KVER ?= $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+KVERS := $(KVER)
+else ifneq ($(KVER),)
+KVERS := $(KVER)
+else
+KVERS := $(shell $(SRC)/scripts/kernels.sh)
+endif
+kdir = $(or $(KDIR),/lib/modules/$(1)/build)
+
+MODULE_SRCS := Kbuild af_demo.c demo_proto.c demo_proto.h demo_compat.h \
+	       demo_dgram.c demo_raw.c demo_proc.c
+TEST_MODULE_SRCS := selftests/demo_protosw_test.c
+
+# Module warnings are errors: the code must be clean with W=1.
+W ?= 1
+KBUILD_FLAGS := W=$(W) KCFLAGS=-Werror
+
+# checkpatch.pl comes from Debian's linux-source package at build time.
+LINUX_SOURCE_TAR ?= $(wildcard /usr/src/linux-source-6.12.tar.xz)
+TOOLS := $(BUILD)/tools
+CHECKPATCH := $(TOOLS)/scripts/checkpatch.pl
+
+.PHONY: all modules lint checkpatch sparse selftests clean FORCE
+
+all: modules
+
+modules: $(addprefix modules-,$(KVERS))
+
+# Link the sources into build/<version> and run kbuild there.
+modules-%: FORCE
+	@test -n "$*" || { echo "no kernel headers found; set KVER or KDIR" >&2; exit 1; }
+	@mkdir -p $(BUILD)/$*/selftests
+	@for f in $(MODULE_SRCS) $(TEST_MODULE_SRCS); do \
+		ln -sfn $(SRC)/$$f $(BUILD)/$*/$$f; done
+	@ln -sfn $(SRC)/include $(BUILD)/$*/include
+	$(MAKE) -C $(call kdir,$*) M=$(BUILD)/$* $(KBUILD_FLAGS) modules
+
+sparse: $(addprefix sparse-,$(KVERS))
+
+sparse-%: modules-% FORCE
+	$(MAKE) -C $(call kdir,$*) M=$(BUILD)/$* $(KBUILD_FLAGS) C=2 \
+		CF="-Wsparse-all -Wno-pointer-arith" modules 2>&1 | \
+		tee $(BUILD)/$*/sparse.log
+	@! grep -E '(warning|error):' $(BUILD)/$*/sparse.log
+
+$(CHECKPATCH):
+	@test -n "$(LINUX_SOURCE_TAR)" || { echo "linux-source-6.12 is not installed" >&2; exit 1; }
+	@mkdir -p $(TOOLS)
+	tar -xJf $(LINUX_SOURCE_TAR) -C $(TOOLS) --strip-components=1 \
+		linux-source-6.12/scripts/checkpatch.pl \
+		linux-source-6.12/scripts/spelling.txt \
+		linux-source-6.12/scripts/const_structs.checkpatch
+	@touch $@
+
+checkpatch: $(CHECKPATCH)
+	$(CHECKPATCH) --strict --no-tree --show-types --terse \
+		-f $(filter %.c %.h,$(MODULE_SRCS) $(TEST_MODULE_SRCS)) \
+		include/uapi/linux/af_demo.h
+
+lint: checkpatch sparse
+
+selftests:
+	$(MAKE) -C selftests
+
+clean:
+	rm -rf $(BUILD)
+	-$(MAKE) -C selftests clean

@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_DEMO: the protocol family layer.
+ *
+ * This file is to AF_DEMO what net/ipv4/af_inet.c is to AF_INET:
+ *
+ *   socket(AF_DEMO, type, protocol)
+ *     __sock_create()              net/socket.c
+ *       net_families[AF_DEMO]      filled by sock_register(&demo_family_ops)
+ *         ->create = demo_create() looks (type, protocol) up in demo_protosw[]
+ *           sk_alloc(answer->prot) the transport's struct proto
+ *           sock_init_data()
+ *           sk->sk_prot->init()
+ *     sock_map_fd()
+ *
+ * and every later call on the socket enters through the proto_ops here,
+ * which dispatch to the transport through sk->sk_prot, as inet_bind(),
+ * inet_sendmsg() and friends do.
+ *
+ * Module init registers, in order: the transports' struct protos, the
+ * per-namespace state, the protocol switch entries, the IP protocol handler
+ * and finally the family, so that a socket() can only succeed once
+ * everything below it works. Exit undoes it in exact reverse order.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/init.h>
+#include <linux/kmod.h>
+#include <linux/module.h>
+#include <linux/net.h>
+#include <linux/rculist.h>
+#include <linux/socket.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
+
+#include "demo_proto.h"
+
+static int family = AF_DEMO;
+module_param(family, int, 0444);
+MODULE_PARM_DESC(family, "address family number to register (default "
+		 __stringify(AF_DEMO) ")");
+
+/* The protocol switch: per socket type, a list of struct demo_protosw. */
+static struct list_head demo_protosw_table[SOCK_MAX];
+static DEFINE_SPINLOCK(demo_protosw_lock);
+
+/**
+ * demo_family_get() - the address family number AF_DEMO is registered as
+ *
+ * Return: the value of the module's family parameter, fixed at load time.
+ */
+int demo_family_get(void)
+{
+	return family;
+}
+EXPORT_SYMBOL_GPL(demo_family_get);
+
+/**
+ * demo_register_protosw() - add an entry to the AF_DEMO protocol switch
+ * @p: the entry; it must stay valid until demo_unregister_protosw()
+ *
+ * After this returns, socket(AF_DEMO, @p->type, @p->protocol) creates
+ * sockets from @p->prot with @p->ops. Entries are tried in order: a
+ * specific protocol is kept ahead of the wildcard (DEMOPROTO_ANY) entries of
+ * its type. A PERMANENT entry for the same type and protocol cannot be
+ * overridden.
+ *
+ * Context: process context; takes a spinlock.
+ * Return: 0 on success; -EINVAL for an out-of-range type or protocol or a
+ * missing prot or ops; -EPERM when a PERMANENT entry already holds the pair.
+ */
+int demo_register_protosw(struct demo_protosw *p)
+{
+	struct list_head *last_perm, *lh;
+	struct demo_protosw *answer;
+	int protocol = p->protocol;
+
+	if (p->type >= SOCK_MAX || protocol >= DEMOPROTO_MAX ||
+	    !p->prot || !p->ops)
+		return -EINVAL;
+
+	spin_lock_bh(&demo_protosw_lock);
+
+	/* Permanent entries stay at the head of their type's list. */
+	last_perm = &demo_protosw_table[p->type];
+	list_for_each(lh, &demo_protosw_table[p->type]) {
+		answer = list_entry(lh, struct demo_protosw, list);
+		if (!(answer->flags & DEMO_PROTOSW_PERMANENT))
+			break;
+		if (protocol == answer->protocol)
+			goto out_permanent;
+		last_perm = lh;
+	}
+
+	/*
+	 * A specific protocol goes right after the permanent entries, a
+	 * wildcard at the tail, so a wildcard never shadows a protocol.
+	 */
+	if (protocol == DEMOPROTO_ANY)
+		list_add_tail_rcu(&p->list, &demo_protosw_table[p->type]);
+	else
+		list_add_rcu(&p->list, last_perm);
+	spin_unlock_bh(&demo_protosw_lock);
+	return 0;
+
+out_permanent:
+	spin_unlock_bh(&demo_protosw_lock);
+	pr_err("refusing to override permanent protosw entry type %u protocol %d\n",
+	       p->type, protocol);
+	return -EPERM;
+}
+EXPORT_SYMBOL_GPL(demo_register_protosw);
+
+/**
+ * demo_unregister_protosw() - remove an entry from the protocol switch
+ * @p: an entry added by demo_register_protosw()
+ *
+ * Waits for concurrent socket() lookups to finish, so @p may be freed on
+ * return. Sockets already created from @p keep their module references and
+ * are unaffected. PERMANENT entries cannot be removed.
+ *
+ * Context: process context; may sleep.
+ */
+void demo_unregister_protosw(struct demo_protosw *p)
+{
+	if (WARN_ON(p->flags & DEMO_PROTOSW_PERMANENT))
+		return;
+
+	spin_lock_bh(&demo_protosw_lock);
+	list_del_rcu(&p->list);
+	spin_unlock_bh(&demo_protosw_lock);
+
+	synchronize_net();
+}
+EXPORT_SYMBOL_GPL(demo_unregister_protosw);
+
+/*
+ * Find the entry for (type, *protocol) and pin its module; on success
+ * *protocol holds the protocol the socket gets.
+ */
+static struct demo_protosw *demo_protosw_get(int type, int *protocol)
+{
+	struct demo_protosw *answer;
+	int err = -ESOCKTNOSUPPORT;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(answer, &demo_protosw_table[type], list) {
+		err = 0;
+		/* An exact match, DEMOPROTO_ANY included (raw sockets). */
+		if (*protocol == answer->protocol)
+			break;
+		/* The caller leaves the choice to the first entry. */
+		if (*protocol == DEMOPROTO_ANY) {
+			*protocol = answer->protocol;
+			break;
+		}
+		/* A wildcard entry takes any protocol. */
+		if (answer->protocol == DEMOPROTO_ANY)
+			break;
+		err = -EPROTONOSUPPORT;
+	}
+	if (!err && !try_module_get(answer->prot->owner))
+		err = -EPROTONOSUPPORT;
+	rcu_read_unlock();
+
+	return err ? ERR_PTR(err) : answer;
+}
+
+static void demo_sock_destruct(struct sock *sk)
+{
+	skb_queue_purge(&sk->sk_receive_queue);
+	skb_queue_purge(&sk->sk_error_queue);
+
+	WARN_ON_ONCE(atomic_read(&sk->sk_rmem_alloc));
+	WARN_ON_ONCE(sk->sk_wmem_queued);
+}
+
+/*
+ * net_proto_family.create: the analog of inet_create(). The errno rules are
+ * inet_create()'s: an out-of-range protocol is EINVAL, a type with no entry
+ * at all ESOCKTNOSUPPORT, a type whose entries do not match the protocol
+ * EPROTONOSUPPORT (after asking for a module that might provide it), and
+ * a raw socket without CAP_NET_RAW in the namespace's user namespace EPERM.
+ */
+static int demo_create(struct net *net, struct socket *sock, int protocol,
+		       int kern)
+{
+	struct demo_protosw *answer;
+	int try_loading_module = 0;
+	struct demo_sock *ds;
+	struct sock *sk;
+	int err;
+
+	if (protocol < 0 || protocol >= DEMOPROTO_MAX)
+		return -EINVAL;
+
+	sock->state = SS_UNCONNECTED;
+
+lookup_protocol:
+	answer = demo_protosw_get(sock->type, &protocol);
+	if (IS_ERR(answer)) {
+		if (try_loading_module < 2) {
+			if (++try_loading_module == 1)
+				request_module("net-pf-%d-proto-%d-type-%d",
+					       family, protocol, sock->type);
+			else
+				request_module("net-pf-%d-proto-%d",
+					       family, protocol);
+			goto lookup_protocol;
+		}
+		return PTR_ERR(answer);
+	}
+
+	err = -EPERM;
+	if (sock->type == SOCK_RAW && !kern &&
+	    !ns_capable(net->user_ns, CAP_NET_RAW))
+		goto out_module_put;
+
+	err = -ENOMEM;
+	sk = sk_alloc(net, family, GFP_KERNEL, answer->prot, kern);
+	if (!sk)
+		goto out_module_put;
+
+	sock->ops = answer->ops;
+	sock_init_data(sock, sk);
+	if (answer->flags & DEMO_PROTOSW_REUSE)
+		sk->sk_reuse = SK_CAN_REUSE;
+	sk->sk_protocol = protocol;
+	sk->sk_destruct = demo_sock_destruct;
+	sk->sk_backlog_rcv = sk->sk_prot->backlog_rcv;
+
+	ds = demo_sk(sk);
+	ds->ttl = -1;
+
+	err = 0;
+	if (sk->sk_prot->init) {
+		err = sk->sk_prot->init(sk);
+		if (err) {
+			sk_common_release(sk);
+			sock->sk = NULL;
+		}
+	}
+
+out_module_put:
+	/* The socket, if any, now holds its own reference. */
+	module_put(answer->prot->owner);
+	return err;
+}
+
+/*
+ * The socket-level operations. Each one is the family's entry point for a
+ * system call and hands the work to the transport, sk->sk_prot.
+ */
+
+static int demo_release(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	if (!sk)
+		return 0;
+
+	sk->sk_prot->close(sk, sock_flag(sk, SOCK_LINGER) ?
+			   sk->sk_lingertime : 0);
+	sock->sk = NULL;
+	return 0;
+}
+
+static int demo_bind(struct socket *sock, demo_sockaddr_arg_t *uaddr,
+		     int addr_len)
+{
+	struct sock *sk = sock->sk;
+
+	if (!sk->sk_prot->bind)
+		return -EOPNOTSUPP;
+	return sk->sk_prot->bind(sk, (struct sockaddr *)uaddr, addr_len);
+}
+
+static int demo_dgram_connect(struct socket *sock, demo_sockaddr_arg_t *uaddr,
+			      int addr_len, int flags)
+{
+	struct sock *sk = sock->sk;
+
+	if (!sk->sk_prot->connect)
+		return -EOPNOTSUPP;
+	return sk->sk_prot->connect(sk, (struct sockaddr *)uaddr, addr_len);
+}
+
+static int demo_getname(struct socket *sock, struct sockaddr *uaddr,
+			int peer)
+{
+	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
+	struct sock *sk = sock->sk;
+	struct demo_sock *ds = demo_sk(sk);
+
+	lock_sock(sk);
+	if (peer) {
+		if (sk->sk_state != TCP_ESTABLISHED) {
+			release_sock(sk);
+			return -ENOTCONN;
+		}
+		demo_fill_sockaddr(sa, ds->daddr, ds->dport);
+	} else {
+		demo_fill_sockaddr(sa, ds->saddr ?: ds->rcv_saddr, ds->sport);
+	}
+	release_sock(sk);
+
+	return sizeof(*sa);
+}
+
+static int demo_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
+{
+	struct sock *sk = sock->sk;
+
+	return sk->sk_prot->sendmsg(sk, msg, len);
+}
+
+static int demo_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
+			int flags)
+{
+	struct sock *sk = sock->sk;
+	int addr_len = 0;
+	int err;
+
+	err = sk->sk_prot->recvmsg(sk, msg, len, flags, &addr_len);
+	if (err >= 0)
+		msg->msg_namelen = addr_len;
+	return err;
+}
+
+static int demo_shutdown(struct socket *sock, int how)
+{
+	struct sock *sk = sock->sk;
+
+	/* SHUT_RD/SHUT_WR/SHUT_RDWR to RCV_SHUTDOWN/SEND_SHUTDOWN bits. */
+	how++;
+	if (how < RCV_SHUTDOWN || how > SHUTDOWN_MASK)
+		return -EINVAL;
+
+	lock_sock(sk);
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | how);
+	if (sk->sk_prot->shutdown)
+		sk->sk_prot->shutdown(sk, how);
+	/* Wake up anyone sleeping in poll or in a blocking call. */
+	sk->sk_state_change(sk);
+	release_sock(sk);
+
+	return 0;
+}
+
+static int demo_ioctl(struct socket *sock, unsigned int cmd,
+		      unsigned long arg)
+{
+	return demo_compat_sk_ioctl(sock->sk, cmd, arg);
+}
+
+static int demo_setsockopt_ops(struct socket *sock, int level, int optname,
+			       sockptr_t optval, unsigned int optlen)
+{
+	struct sock *sk = sock->sk;
+
+	return sk->sk_prot->setsockopt(sk, level, optname, optval, optlen);
+}
+
+static int demo_getsockopt_ops(struct socket *sock, int level, int optname,
+			       char __user *optval, int __user *optlen)
+{
+	struct sock *sk = sock->sk;
+
+	return sk->sk_prot->getsockopt(sk, level, optname, optval, optlen);
+}
+
+/* Datagram-style sockets: DEMOPROTO_DGRAM and raw. */
+static struct proto_ops demo_dgram_ops __ro_after_init = {
+	/* .family is set at load time from the family parameter. */
+	.owner		= THIS_MODULE,
+	.release	= demo_release,
+	.bind		= demo_bind,
+	.connect	= demo_dgram_connect,
+	.socketpair	= sock_no_socketpair,
+	.accept		= sock_no_accept,
+	.getname	= demo_getname,
+	.poll		= datagram_poll,
+	.ioctl		= demo_ioctl,
+	.gettstamp	= sock_gettstamp,
+	.listen		= sock_no_listen,
+	.shutdown	= demo_shutdown,
+	.setsockopt	= demo_setsockopt_ops,
+	.getsockopt	= demo_getsockopt_ops,
+	.sendmsg	= demo_sendmsg,
+	.recvmsg	= demo_recvmsg,
+	.mmap		= sock_no_mmap,
+};
+
+/* The built-in entries, like inetsw_array[]. */
+static struct demo_protosw demo_protosw_builtin[] = {
+	{
+		.type		= SOCK_DGRAM,
+		.protocol	= DEMOPROTO_DGRAM,
+		.prot		= &demo_dgram_prot,
+		.ops		= &demo_dgram_ops,
+		.flags		= DEMO_PROTOSW_PERMANENT,
+	},
+	{
+		.type		= SOCK_RAW,
+		.protocol	= DEMOPROTO_ANY,	/* wildcard */
+		.prot		= &demo_raw_prot,
+		.ops		= &demo_dgram_ops,
+		.flags		= DEMO_PROTOSW_REUSE,
+	},
+};
+
+static struct net_proto_family demo_family_ops __ro_after_init = {
+	/* .family is set at load time from the family parameter. */
+	.create	= demo_create,
+	.owner	= THIS_MODULE,
+};
+
+static struct proto *const demo_protos[] = {
+	&demo_dgram_prot,
+	&demo_raw_prot,
+};
+
+static void demo_protos_unregister(int count)
+{
+	while (count-- > 0)
+		proto_unregister(demo_protos[count]);
+}
+
+static int demo_protos_register(void)
+{
+	int i, err;
+
+	for (i = 0; i < ARRAY_SIZE(demo_protos); i++) {
+		err = proto_register(demo_protos[i], 1);
+		if (err) {
+			demo_protos_unregister(i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void demo_protosw_unregister_builtin(int count)
+{
+	/* Built-in entries are PERMANENT only while the module is loaded. */
+	spin_lock_bh(&demo_protosw_lock);
+	while (count-- > 0)
+		list_del_rcu(&demo_protosw_builtin[count].list);
+	spin_unlock_bh(&demo_protosw_lock);
+	synchronize_net();
+}
+
+static int demo_protosw_register_builtin(void)
+{
+	int i, err;
+
+	for (i = 0; i < SOCK_MAX; i++)
+		INIT_LIST_HEAD(&demo_protosw_table[i]);
+
+	for (i = 0; i < ARRAY_SIZE(demo_protosw_builtin); i++) {
+		err = demo_register_protosw(&demo_protosw_builtin[i]);
+		if (err) {
+			demo_protosw_unregister_builtin(i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int __init demo_init(void)
+{
+	int err;
+
+	/* The uapi address must read like sockaddr_in to generic tools. */
+	BUILD_BUG_ON(sizeof(struct sockaddr_demo) != sizeof(struct sockaddr_in));
+	BUILD_BUG_ON(offsetof(struct sockaddr_demo, sdemo_port) !=
+		     offsetof(struct sockaddr_in, sin_port));
+	BUILD_BUG_ON(offsetof(struct sockaddr_demo, sdemo_addr) !=
+		     offsetof(struct sockaddr_in, sin_addr));
+	BUILD_BUG_ON(sizeof(struct demohdr) != 12);
+	/* The ICMP error handler sees only the first 8 bytes of the header. */
+	BUILD_BUG_ON(offsetofend(struct demohdr, type) > 8);
+
+	if (family <= AF_UNSPEC || family >= NPROTO) {
+		pr_err("family %d out of range 1..%d\n", family, NPROTO - 1);
+		return -EINVAL;
+	}
+	demo_dgram_ops.family = family;
+	demo_family_ops.family = family;
+
+	err = demo_protos_register();
+	if (err)
+		return err;
+
+	err = register_pernet_subsys(&demo_net_ops);
+	if (err)
+		goto err_protos_unregister;
+
+	err = demo_protosw_register_builtin();
+	if (err)
+		goto err_pernet_unregister;
+
+	err = demo_ip_register();
+	if (err)
+		goto err_protosw_unregister;
+
+	err = sock_register(&demo_family_ops);
+	if (err) {
+		if (err == -EEXIST)
+			pr_err("address family %d is already registered\n",
+			       family);
+		goto err_ip_unregister;
+	}
+
+	pr_info("registered address family %d, IP protocol %d\n",
+		family, demo_ipproto);
+	return 0;
+
+err_ip_unregister:
+	demo_ip_unregister();
+err_protosw_unregister:
+	demo_protosw_unregister_builtin(ARRAY_SIZE(demo_protosw_builtin));
+err_pernet_unregister:
+	unregister_pernet_subsys(&demo_net_ops);
+err_protos_unregister:
+	demo_protos_unregister(ARRAY_SIZE(demo_protos));
+	return err;
+}
+
+static void __exit demo_exit(void)
+{
+	sock_unregister(family);
+	demo_ip_unregister();
+	demo_protosw_unregister_builtin(ARRAY_SIZE(demo_protosw_builtin));
+	unregister_pernet_subsys(&demo_net_ops);
+	demo_protos_unregister(ARRAY_SIZE(demo_protos));
+}
+
+module_init(demo_init);
+module_exit(demo_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("af_demo developers");
+MODULE_DESCRIPTION("AF_DEMO: a demonstration socket family over IPv4");
+MODULE_ALIAS_NETPROTO(AF_DEMO);

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every kernel-version difference af_demo cares about, in one place.
+ *
+ * Where a distribution may backport an interface, the build detects it from
+ * the kernel headers (see Kbuild: DEMO_HAVE_*); the version checks below are
+ * only the fallback for interfaces that are not greppable.
+ *
+ * Supported: Debian's 6.1 and 6.12 kernels; the newer mainline changes are
+ * covered so that the module keeps building as they arrive.
+ */
+#ifndef _DEMO_COMPAT_H
+#define _DEMO_COMPAT_H
+
+#include <linux/net.h>
+#include <linux/timer.h>
+#include <linux/version.h>
+#include <net/sock.h>
+
+/*
+ * 6.5 moved struct proto's ioctl to a kernel-pointer argument, with
+ * sk_ioctl() doing the user copy.
+ */
+#ifdef DEMO_HAVE_SK_IOCTL
+#define DEMO_PROTO_IOCTL_ARG	int *karg
+
+static inline int demo_compat_sk_ioctl(struct sock *sk, unsigned int cmd,
+				       unsigned long arg)
+{
+	return sk_ioctl(sk, cmd, (void __user *)arg);
+}
+
+static inline int demo_compat_ioctl_ret(int *karg, int val)
+{
+	*karg = val;
+	return 0;
+}
+#else
+#define DEMO_PROTO_IOCTL_ARG	unsigned long karg
+
+static inline int demo_compat_sk_ioctl(struct sock *sk, unsigned int cmd,
+				       unsigned long arg)
+{
+	if (!sk->sk_prot->ioctl)
+		return -ENOIOCTLCMD;
+	return sk->sk_prot->ioctl(sk, cmd, arg);
+}
+
+static inline int demo_compat_ioctl_ret(unsigned long karg, int val)
+{
+	return put_user(val, (int __user *)karg);
+}
+#endif
+
+/* 6.10: proto_ops.accept takes struct proto_accept_arg. */
+#ifdef DEMO_HAVE_PROTO_ACCEPT_ARG
+#define DEMO_ACCEPT_ARGS	struct proto_accept_arg *arg
+#else
+#define DEMO_ACCEPT_ARGS	int flags, bool kern
+#endif
+
+/* 6.19: bind and connect take struct sockaddr_unsized. */
+#ifdef DEMO_HAVE_SOCKADDR_UNSIZED
+typedef struct sockaddr_unsized demo_sockaddr_arg_t;
+#else
+typedef struct sockaddr demo_sockaddr_arg_t;
+#endif
+
+/* 6.16: from_timer() became timer_container_of(). */
+#ifndef timer_container_of
+#define timer_container_of(var, timer, field) from_timer(var, timer, field)
+#endif
+
+#endif /* _DEMO_COMPAT_H */

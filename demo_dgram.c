@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_DEMO: DEMOPROTO_DGRAM, unreliable datagrams with UDP's semantics.
+ *
+ * Sockets are found by local port in the namespace's bind hash. Readers
+ * (softirq receive, ICMP errors, /proc) walk it under RCU; sockets are
+ * SOCK_RCU_FREE so a reader never sees one freed under it. Writers
+ * (bind, autobind, disconnect, close) hold demo_net.lock.
+ */
+
+#include <linux/icmp.h>
+#include <linux/ip.h>
+#include <linux/random.h>
+#include <linux/rculist.h>
+#include <net/icmp.h>
+#include <net/inet_common.h>
+#include <net/ip.h>
+#include <net/route.h>
+#include <net/sock.h>
+
+#include "demo_proto.h"
+
+/* Would binding @sk to @port clash with a socket already in @dn? */
+static bool demo_dgram_port_used(struct demo_net *dn, const struct sock *sk,
+				 u16 port)
+{
+	__be32 addr = demo_sk(sk)->rcv_saddr;
+	struct sock *other;
+
+	sk_for_each(other, demo_bind_bucket(dn, port)) {
+		const struct demo_sock *o = demo_sk(other);
+
+		if (o->num == port && other->sk_protocol == sk->sk_protocol &&
+		    (!o->rcv_saddr || !addr || o->rcv_saddr == addr))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Give @sk local port @port, or an ephemeral one from the namespace's
+ * ip_local_port_range when @port is 0, and hash it.
+ * Context: socket lock held.
+ */
+static int demo_dgram_get_port(struct sock *sk, u16 port)
+{
+	struct demo_net *dn = demo_pernet(sock_net(sk));
+	struct demo_sock *ds = demo_sk(sk);
+	int low, high, remaining, offset, i;
+	int err = -EADDRINUSE;
+
+	spin_lock_bh(&dn->lock);
+	if (port) {
+		if (demo_dgram_port_used(dn, sk, port))
+			goto out_unlock;
+	} else {
+		inet_get_local_port_range(sock_net(sk), &low, &high);
+		remaining = high - low + 1;
+		offset = get_random_u32_below(remaining);
+		for (i = 0; i < remaining; i++) {
+			port = low + (offset + i) % remaining;
+			if (!demo_dgram_port_used(dn, sk, port))
+				break;
+		}
+		if (i == remaining)
+			goto out_unlock;
+	}
+
+	ds->num = port;
+	ds->sport = htons(port);
+	sk_add_node_rcu(sk, demo_bind_bucket(dn, port));
+	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, 1);
+	err = 0;
+
+out_unlock:
+	spin_unlock_bh(&dn->lock);
+	return err;
+}
+
+static void demo_dgram_unhash(struct sock *sk)
+{
+	struct demo_net *dn = demo_pernet(sock_net(sk));
+	struct demo_sock *ds = demo_sk(sk);
+
+	spin_lock_bh(&dn->lock);
+	if (sk_del_node_init_rcu(sk)) {
+		ds->num = 0;
+		ds->sport = 0;
+		sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
+	}
+	spin_unlock_bh(&dn->lock);
+}
+
+/* Bind an unbound socket to an ephemeral port, as UDP's autobind does. */
+static int demo_dgram_autobind(struct sock *sk)
+{
+	if (demo_sk(sk)->num)
+		return 0;
+	return demo_dgram_get_port(sk, 0) ? -EAGAIN : 0;
+}
+
+static int demo_dgram_bind(struct sock *sk, struct sockaddr *uaddr,
+			   int addr_len)
+{
+	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
+	struct demo_sock *ds = demo_sk(sk);
+	struct net *net = sock_net(sk);
+	__be32 addr;
+	u16 port;
+	int err;
+
+	err = demo_check_sockaddr(uaddr, addr_len);
+	if (err)
+		return err;
+
+	addr = sa->sdemo_addr.s_addr;
+	if (addr != htonl(INADDR_ANY) && inet_addr_type(net, addr) != RTN_LOCAL)
+		return -EADDRNOTAVAIL;
+
+	port = ntohs(sa->sdemo_port);
+	if (port && inet_port_requires_bind_service(net, port) &&
+	    !ns_capable(net->user_ns, CAP_NET_BIND_SERVICE))
+		return -EACCES;
+
+	lock_sock(sk);
+	err = -EINVAL;
+	if (ds->num)
+		goto out_release;
+
+	ds->rcv_saddr = addr;
+	ds->saddr = addr;
+	err = demo_dgram_get_port(sk, port);
+	if (err) {
+		ds->rcv_saddr = 0;
+		ds->saddr = 0;
+		goto out_release;
+	}
+	if (addr)
+		sk->sk_userlocks |= SOCK_BINDADDR_LOCK;
+	if (port)
+		sk->sk_userlocks |= SOCK_BINDPORT_LOCK;
+
+out_release:
+	release_sock(sk);
+	return err;
+}
+
+/* connect(AF_UNSPEC): forget the peer, and what connect() set implicitly. */
+static int demo_dgram_disconnect(struct sock *sk, int flags)
+{
+	struct demo_sock *ds = demo_sk(sk);
+
+	sk->sk_state = TCP_CLOSE;
+	ds->daddr = 0;
+	ds->dport = 0;
+	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK))
+		ds->saddr = ds->rcv_saddr;
+	if (!(sk->sk_userlocks & SOCK_BINDPORT_LOCK))
+		demo_dgram_unhash(sk);
+	sk_dst_reset(sk);
+	return 0;
+}
+
+static int demo_dgram_connect(struct sock *sk, struct sockaddr *uaddr,
+			      int addr_len)
+{
+	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
+	struct demo_sock *ds = demo_sk(sk);
+	struct flowi4 fl4;
+	struct rtable *rt;
+	int err;
+
+	if (addr_len < (int)sizeof(uaddr->sa_family))
+		return -EINVAL;
+	if (uaddr->sa_family == AF_UNSPEC) {
+		lock_sock(sk);
+		demo_dgram_disconnect(sk, 0);
+		release_sock(sk);
+		return 0;
+	}
+	err = demo_check_sockaddr(uaddr, addr_len);
+	if (err)
+		return err;
+	if (!sa->sdemo_port)
+		return -EINVAL;
+
+	lock_sock(sk);
+	/* Find the source address now, as UDP does, and fail early. */
+	rt = demo_route(sk, &fl4, sa->sdemo_addr.s_addr, ds->saddr,
+			sa->sdemo_port, ds->sport, ds->tos, false);
+	if (IS_ERR(rt)) {
+		err = PTR_ERR(rt);
+		goto out_release;
+	}
+
+	err = demo_dgram_autobind(sk);
+	if (err)
+		goto out_rt;
+
+	if (!ds->saddr)
+		ds->saddr = fl4.saddr;
+	ds->daddr = fl4.daddr;
+	ds->dport = sa->sdemo_port;
+	sk->sk_state = TCP_ESTABLISHED;
+
+out_rt:
+	ip_rt_put(rt);
+out_release:
+	release_sock(sk);
+	return err;
+}
+
+static int demo_dgram_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
+{
+	DECLARE_SOCKADDR(struct sockaddr_demo *, sa, msg->msg_name);
+	struct demo_sock *ds = demo_sk(sk);
+	struct demo_xmit x = {};
+	int err;
+
+	if (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN)
+		return -EPIPE;
+
+	if (sa) {
+		err = demo_check_sockaddr((struct sockaddr *)sa,
+					  msg->msg_namelen);
+		if (err)
+			return err;
+		if (!sa->sdemo_port)
+			return -EINVAL;
+	}
+
+	lock_sock(sk);
+	if (sa) {
+		x.daddr = sa->sdemo_addr.s_addr;
+		x.dport = sa->sdemo_port;
+	} else if (sk->sk_state == TCP_ESTABLISHED) {
+		x.daddr = ds->daddr;
+		x.dport = ds->dport;
+	} else {
+		release_sock(sk);
+		return -EDESTADDRREQ;
+	}
+	err = demo_dgram_autobind(sk);
+	x.saddr = ds->saddr;
+	x.sport = ds->sport;
+	x.ttl = ds->ttl;
+	x.tos = ds->tos;
+	release_sock(sk);
+	if (err)
+		return err;
+
+	x.hdr_type = DEMOPROTO_DGRAM;
+	err = demo_xmit(sk, msg, len, &x);
+	if (err >= 0)
+		demo_inc_stats(sock_net(sk), DEMO_MIB_OUTDATAGRAMS);
+	return err;
+}
+
+static int demo_dgram_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			      int flags, int *addr_len)
+{
+	return demo_recvmsg_common(sk, msg, len, flags, addr_len);
+}
+
+/*
+ * The socket for a packet from raddr:rport to laddr:lport: a socket bound
+ * to laddr beats one bound to any address; a connected socket only takes
+ * packets from its peer.
+ * Context: rcu_read_lock() held.
+ */
+static struct sock *demo_dgram_lookup(struct net *net, __be32 raddr,
+				      __be16 rport, __be32 laddr,
+				      __be16 lport, int dif)
+{
+	struct demo_net *dn = demo_pernet(net);
+	u16 port = ntohs(lport);
+	struct sock *sk, *result = NULL;
+
+	sk_for_each_rcu(sk, demo_bind_bucket(dn, port)) {
+		const struct demo_sock *ds = demo_sk(sk);
+
+		if (ds->num != port || sk->sk_protocol != DEMOPROTO_DGRAM)
+			continue;
+		if (ds->rcv_saddr && ds->rcv_saddr != laddr)
+			continue;
+		if (ds->dport && (ds->daddr != raddr || ds->dport != rport))
+			continue;
+		if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif)
+			continue;
+		if (ds->rcv_saddr)
+			return sk;
+		result = sk;
+	}
+	return result;
+}
+
+/* A validated DGRAM packet from demo_rcv(), in softirq under RCU. */
+void demo_dgram_rcv(struct sk_buff *skb)
+{
+	const struct demohdr *dh = demo_hdr(skb);
+	const struct iphdr *iph = ip_hdr(skb);
+	struct net *net = dev_net(skb->dev);
+	struct sock *sk;
+	int err;
+
+	sk = demo_dgram_lookup(net, iph->saddr, dh->source, iph->daddr,
+			       dh->dest, inet_iif(skb));
+	if (!sk) {
+		demo_inc_stats(net, DEMO_MIB_NOPORTS);
+		icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+		kfree_skb(skb);
+		return;
+	}
+
+	/* The queue holds the payload; the header stays reachable. */
+	__skb_pull(skb, sizeof(*dh));
+	err = sock_queue_rcv_skb(sk, skb);
+	if (err < 0) {
+		if (err == -ENOMEM)
+			demo_inc_stats(net, DEMO_MIB_RCVBUFERRORS);
+		demo_inc_stats(net, DEMO_MIB_INERRORS);
+		kfree_skb(skb);
+	}
+}
+
+/*
+ * An ICMP error about a datagram we sent. As for UDP without IP_RECVERR,
+ * only a connected socket hears of it, and only of hard errors.
+ * Context: softirq, rcu_read_lock() held.
+ */
+int demo_dgram_err(struct sk_buff *skb, u32 info)
+{
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	const struct demohdr *dh = (void *)skb->data + (iph->ihl << 2);
+	int type = icmp_hdr(skb)->type;
+	int code = icmp_hdr(skb)->code;
+	bool harderr = false;
+	struct sock *sk;
+	int err = 0;
+
+	sk = demo_dgram_lookup(dev_net(skb->dev), iph->daddr, dh->dest,
+			       iph->saddr, dh->source, inet_iif(skb));
+	if (!sk)
+		return -ENOENT;
+
+	switch (type) {
+	case ICMP_DEST_UNREACH:
+		if (code > NR_ICMP_UNREACH)
+			break;
+		err = icmp_err_convert[code].errno;
+		/*
+		 * UDP reports net and host unreachable only with IP_RECVERR;
+		 * DEMO has no error queue and tells connected sockets.
+		 */
+		harderr = icmp_err_convert[code].fatal ||
+			  code == ICMP_NET_UNREACH || code == ICMP_HOST_UNREACH;
+		break;
+	case ICMP_TIME_EXCEEDED:
+		err = EHOSTUNREACH;
+		break;
+	case ICMP_PARAMETERPROB:
+		err = EPROTO;
+		harderr = true;
+		break;
+	}
+
+	if (!err || !harderr || sk->sk_state != TCP_ESTABLISHED)
+		return 0;
+
+	WRITE_ONCE(sk->sk_err, err);
+	sk_error_report(sk);
+	return 0;
+}
+
+static int demo_dgram_init(struct sock *sk)
+{
+	/* Receive-side lookups run under RCU without taking references. */
+	sock_set_flag(sk, SOCK_RCU_FREE);
+	return 0;
+}
+
+static void demo_dgram_close(struct sock *sk, long timeout)
+{
+	sk_common_release(sk);
+}
+
+struct proto demo_dgram_prot = {
+	.name		= "DEMO",
+	.owner		= THIS_MODULE,
+	.obj_size	= sizeof(struct demo_sock),
+	.init		= demo_dgram_init,
+	.close		= demo_dgram_close,
+	.bind		= demo_dgram_bind,
+	.connect	= demo_dgram_connect,
+	.disconnect	= demo_dgram_disconnect,
+	.sendmsg	= demo_dgram_sendmsg,
+	.recvmsg	= demo_dgram_recvmsg,
+	.ioctl		= demo_queue_ioctl,
+	.setsockopt	= demo_setsockopt,
+	.getsockopt	= demo_getsockopt,
+	.unhash		= demo_dgram_unhash,
+};

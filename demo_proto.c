@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_DEMO: the protocol layer's common part, IP delivery and transmit.
+ *
+ * Receive path, as for UDP:
+ *
+ *   ip_local_deliver_finish()           net/ipv4/ip_input.c
+ *     inet_protos[demo_ipproto]         filled by inet_add_protocol()
+ *       ->handler = demo_rcv()          validates the DEMO header completely
+ *         demo_raw_deliver()            a copy to every matching raw socket
+ *         demo_dgram_rcv()              the datagram transport
+ *
+ * and ICMP errors about packets we sent come back through
+ * icmp_unreach() -> inet_protos[demo_ipproto]->err_handler = demo_err().
+ *
+ * Transmit builds the IPv4 header itself and hands the packet to
+ * ip_local_out(), so IP output (netfilter, fragmentation, neighbour
+ * resolution) treats it like any locally generated datagram.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <asm/ioctls.h>
+#include <linux/icmp.h>
+#include <linux/ip.h>
+#include <linux/module.h>
+#include <linux/skbuff.h>
+#include <net/checksum.h>
+#include <net/icmp.h>
+#include <net/ip.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <net/protocol.h>
+#include <net/route.h>
+#include <net/sock.h>
+
+#include "demo_proto.h"
+
+int demo_ipproto = IPPROTO_DEMO;
+module_param_named(ipproto, demo_ipproto, int, 0444);
+MODULE_PARM_DESC(ipproto, "IP protocol number to register (default "
+		 __stringify(IPPROTO_DEMO) ")");
+
+static unsigned int demo_net_id __read_mostly;
+
+struct demo_net *demo_pernet(const struct net *net)
+{
+	return net_generic(net, demo_net_id);
+}
+
+/*
+ * Check a sockaddr_demo from userspace: -EINVAL when it is too short or its
+ * padding is not zero, -EAFNOSUPPORT when it is of another family.
+ */
+int demo_check_sockaddr(const struct sockaddr *uaddr, int addr_len)
+{
+	const struct sockaddr_demo *sa = (const struct sockaddr_demo *)uaddr;
+
+	if (addr_len < (int)sizeof(*sa))
+		return -EINVAL;
+	if (sa->sdemo_family != demo_family_get())
+		return -EAFNOSUPPORT;
+	if (memchr_inv(sa->sdemo_zero, 0, sizeof(sa->sdemo_zero)))
+		return -EINVAL;
+	return 0;
+}
+
+void demo_fill_sockaddr(struct sockaddr_demo *sa, __be32 addr, __be16 port)
+{
+	sa->sdemo_family = demo_family_get();
+	sa->sdemo_port = port;
+	sa->sdemo_addr.s_addr = addr;
+	memset(sa->sdemo_zero, 0, sizeof(sa->sdemo_zero));
+}
+
+/* Send flags a datagram socket understands; others are EOPNOTSUPP. */
+#define DEMO_SEND_FLAGS	(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_DONTROUTE | \
+			 MSG_CONFIRM | MSG_EOR | MSG_CMSG_COMPAT)
+
+/**
+ * demo_route() - route a packet of @sk from @saddr to @daddr
+ * @sk: the socket; its bound device, mark and uid select the route
+ * @fl4: filled with the flow, including the source address routing chose
+ * @daddr: destination address
+ * @saddr: source address, 0 to let routing choose
+ * @dport: destination port (for policy routing and xfrm)
+ * @sport: source port
+ * @tos: IPv4 TOS
+ * @dontroute: only directly connected destinations (MSG_DONTROUTE)
+ *
+ * Return: a route reference, or ERR_PTR(-EACCES) for a broadcast route
+ * without SO_BROADCAST, or another routing error.
+ */
+struct rtable *demo_route(struct sock *sk, struct flowi4 *fl4, __be32 daddr,
+			  __be32 saddr, __be16 dport, __be16 sport, u8 tos,
+			  bool dontroute)
+{
+	u8 scope = RT_SCOPE_UNIVERSE;
+	struct rtable *rt;
+
+	if (dontroute || sock_flag(sk, SOCK_LOCALROUTE))
+		scope = RT_SCOPE_LINK;
+
+	flowi4_init_output(fl4, sk->sk_bound_dev_if, READ_ONCE(sk->sk_mark),
+			   tos & IPTOS_TOS_MASK, scope, demo_ipproto, 0,
+			   daddr, saddr, dport, sport, sk->sk_uid);
+	rt = ip_route_output_flow(sock_net(sk), fl4, sk);
+	if (!IS_ERR(rt) && (rt->rt_flags & RTCF_BROADCAST) &&
+	    !sock_flag(sk, SOCK_BROADCAST)) {
+		ip_rt_put(rt);
+		return ERR_PTR(-EACCES);
+	}
+	return rt;
+}
+
+/**
+ * demo_xmit() - build one DEMO packet from @msg and send it over IPv4
+ * @sk: sending socket, charged for the packet's memory
+ * @msg: payload (for raw sockets: the DEMO header and payload)
+ * @len: bytes of @msg to send
+ * @x: addresses, ports and IP header fields
+ *
+ * Return: @len on success or a negative errno.
+ */
+int demo_xmit(struct sock *sk, struct msghdr *msg, size_t len,
+	      const struct demo_xmit *x)
+{
+	size_t hdr_len = x->hdr_type ? sizeof(struct demohdr) : 0;
+	size_t pkt_len = hdr_len + len;
+	struct net *net = sock_net(sk);
+	size_t linear, reserve;
+	struct sk_buff *skb;
+	struct flowi4 fl4;
+	struct iphdr *iph;
+	struct rtable *rt;
+	int err;
+
+	if (msg->msg_flags & ~DEMO_SEND_FLAGS)
+		return -EOPNOTSUPP;
+	if (pkt_len > DEMO_MAX_PKT)
+		return -EMSGSIZE;
+
+	rt = demo_route(sk, &fl4, x->daddr, x->saddr, x->dport, x->sport,
+			x->tos, msg->msg_flags & MSG_DONTROUTE);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+
+	/* Headers in the linear area, a large payload in page fragments. */
+	reserve = LL_RESERVED_SPACE(rt->dst.dev) + sizeof(struct iphdr);
+	linear = min_t(size_t, pkt_len, SKB_MAX_HEAD(reserve));
+	linear = max(linear, hdr_len);
+	skb = sock_alloc_send_pskb(sk, reserve + linear, pkt_len - linear,
+				   msg->msg_flags & MSG_DONTWAIT, &err,
+				   PAGE_ALLOC_COSTLY_ORDER);
+	if (!skb) {
+		if (err == -EAGAIN || err == -ENOBUFS)
+			demo_inc_stats(net, DEMO_MIB_SNDBUFERRORS);
+		goto out_rt;
+	}
+	skb_reserve(skb, reserve);
+	skb_put(skb, linear);
+	skb->data_len = pkt_len - linear;
+	skb->len += pkt_len - linear;
+
+	skb_reset_transport_header(skb);
+	err = skb_copy_datagram_from_iter(skb, hdr_len, &msg->msg_iter, len);
+	if (err)
+		goto out_free;
+
+	if (x->hdr_type) {
+		struct demohdr *dh = demo_hdr(skb);
+		__wsum csum;
+
+		dh->source = x->sport;
+		dh->dest = x->dport;
+		dh->version = DEMO_VERSION;
+		dh->type = x->hdr_type;
+		dh->len = htons(pkt_len);
+		dh->check = 0;
+		dh->flags = 0;
+		csum = skb_checksum(skb, 0, pkt_len, 0);
+		dh->check = csum_tcpudp_magic(fl4.saddr, fl4.daddr, pkt_len,
+					      demo_ipproto, csum);
+		if (!dh->check)
+			dh->check = CSUM_MANGLED_0;
+	}
+
+	skb_push(skb, sizeof(*iph));
+	skb_reset_network_header(skb);
+	iph = ip_hdr(skb);
+	iph->version = 4;
+	iph->ihl = sizeof(*iph) >> 2;
+	iph->tos = x->tos;
+	/* Never DF: a datagram larger than the path MTU is fragmented. */
+	iph->frag_off = 0;
+	iph->ttl = x->ttl < 0 ? ip4_dst_hoplimit(&rt->dst) : x->ttl;
+	iph->protocol = demo_ipproto;
+	iph->saddr = fl4.saddr;
+	iph->daddr = fl4.daddr;
+	/* tot_len and the header checksum are set by ip_local_out(). */
+	ip_select_ident(net, skb, NULL);
+
+	skb->priority = READ_ONCE(sk->sk_priority);
+	skb->mark = READ_ONCE(sk->sk_mark);
+	skb_dst_set(skb, &rt->dst);
+
+	err = ip_local_out(net, sk, skb);
+	if (err > 0)
+		err = net_xmit_errno(err);
+	if (err) {
+		if (err == -ENOBUFS)
+			demo_inc_stats(net, DEMO_MIB_SNDBUFERRORS);
+		return err;
+	}
+	return len;
+
+out_free:
+	kfree_skb(skb);
+out_rt:
+	ip_rt_put(rt);
+	return err;
+}
+
+/**
+ * demo_recvmsg_common() - dequeue one packet of a datagram-style socket
+ * @sk: the socket
+ * @msg: where the payload and the source address go
+ * @len: room in @msg
+ * @flags: MSG_* from the caller
+ * @addr_len: set to the length of the source address written
+ *
+ * A datagram socket's queue holds payloads (the DEMO header pulled), a raw
+ * socket's the whole DEMO packet; either way the DEMO header is still at
+ * the skb's transport header, and the IPv4 header at its network header.
+ *
+ * Return: bytes copied (the full length with MSG_TRUNC), 0 after
+ * shutdown(SHUT_RD) or a negative errno.
+ */
+int demo_recvmsg_common(struct sock *sk, struct msghdr *msg, size_t len,
+			int flags, int *addr_len)
+{
+	struct sk_buff *skb;
+	size_t copied;
+	int err;
+
+	if (flags & (MSG_OOB | MSG_ERRQUEUE))
+		return -EOPNOTSUPP;
+
+	skb = skb_recv_datagram(sk, flags, &err);
+	if (!skb)
+		return err;
+
+	copied = skb->len;
+	if (copied > len) {
+		copied = len;
+		msg->msg_flags |= MSG_TRUNC;
+	}
+	err = skb_copy_datagram_msg(skb, 0, msg, copied);
+	if (err)
+		goto out_free;
+
+	sock_recv_cmsgs(msg, sk, skb);
+
+	if (msg->msg_name) {
+		DECLARE_SOCKADDR(struct sockaddr_demo *, sa, msg->msg_name);
+
+		demo_fill_sockaddr(sa, ip_hdr(skb)->saddr, demo_hdr(skb)->source);
+		*addr_len = sizeof(*sa);
+	}
+
+	err = (flags & MSG_TRUNC) ? skb->len : copied;
+	if (sk->sk_type == SOCK_DGRAM && !(flags & MSG_PEEK))
+		demo_inc_stats(sock_net(sk), DEMO_MIB_INDATAGRAMS);
+
+out_free:
+	skb_free_datagram(sk, skb);
+	return err;
+}
+
+/* SIOCINQ and SIOCOUTQ, for datagram and raw sockets. */
+int demo_queue_ioctl(struct sock *sk, int cmd, DEMO_PROTO_IOCTL_ARG)
+{
+	struct sk_buff *skb;
+	int val;
+
+	switch (cmd) {
+	case SIOCOUTQ:
+		val = sk_wmem_alloc_get(sk);
+		break;
+	case SIOCINQ:
+		/* Like UDP: the length of the next datagram, not the sum. */
+		spin_lock_bh(&sk->sk_receive_queue.lock);
+		skb = skb_peek(&sk->sk_receive_queue);
+		val = skb ? skb->len : 0;
+		spin_unlock_bh(&sk->sk_receive_queue.lock);
+		break;
+	default:
+		return -ENOIOCTLCMD;
+	}
+	return demo_compat_ioctl_ret(karg, val);
+}
+
+/* SOL_DEMO options common to every AF_DEMO socket. */
+int demo_setsockopt(struct sock *sk, int level, int optname,
+		    sockptr_t optval, unsigned int optlen)
+{
+	struct demo_sock *ds = demo_sk(sk);
+	int val;
+
+	if (level != SOL_DEMO)
+		return -ENOPROTOOPT;
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	if (copy_from_sockptr(&val, optval, sizeof(val)))
+		return -EFAULT;
+
+	switch (optname) {
+	case DEMO_TTL:
+		if (val != -1 && (val < 1 || val > 255))
+			return -EINVAL;
+		WRITE_ONCE(ds->ttl, val);
+		return 0;
+	case DEMO_TOS:
+		if (val < 0 || val > 255)
+			return -EINVAL;
+		WRITE_ONCE(ds->tos, val);
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+int demo_getsockopt(struct sock *sk, int level, int optname,
+		    char __user *optval, int __user *optlen)
+{
+	struct demo_sock *ds = demo_sk(sk);
+	int val, len;
+
+	if (level != SOL_DEMO)
+		return -ENOPROTOOPT;
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(int))
+		return -EINVAL;
+
+	switch (optname) {
+	case DEMO_TTL:
+		val = READ_ONCE(ds->ttl);
+		break;
+	case DEMO_TOS:
+		val = READ_ONCE(ds->tos);
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+
+	len = sizeof(int);
+	if (put_user(len, optlen) || copy_to_user(optval, &val, len))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Validate everything about an incoming packet before any socket sees it.
+ * On success the skb is trimmed to the DEMO length and its checksum has
+ * been verified. Returns the counter to bump on failure, or DEMO_MIB_MAX.
+ */
+static enum demo_mib_field demo_validate(struct sk_buff *skb)
+{
+	struct demohdr *dh;
+	unsigned int len;
+
+	if (!pskb_may_pull(skb, sizeof(*dh)))
+		return DEMO_MIB_INERRORS;
+
+	dh = demo_hdr(skb);
+	len = ntohs(dh->len);
+	if (len < sizeof(*dh) || len > skb->len)
+		return DEMO_MIB_INERRORS;
+	/* Like UDP, bytes beyond the DEMO length are link-layer padding. */
+	if (len < skb->len && pskb_trim_rcsum(skb, len))
+		return DEMO_MIB_INERRORS;
+
+	if (skb_checksum_init(skb, demo_ipproto, inet_compute_pseudo) ||
+	    skb_checksum_complete(skb))
+		return DEMO_MIB_INCSUMERRORS;
+
+	dh = demo_hdr(skb);
+	if (dh->version != DEMO_VERSION)
+		return DEMO_MIB_INERRORS;
+
+	switch (dh->type) {
+	case DEMOPROTO_DGRAM:
+		if (dh->flags)
+			return DEMO_MIB_INERRORS;
+		break;
+	default:
+		return DEMO_MIB_INERRORS;
+	}
+	return DEMO_MIB_MAX;
+}
+
+/* net_protocol.handler: called by IP in softirq, under rcu_read_lock(). */
+static int demo_rcv(struct sk_buff *skb)
+{
+	struct net *net = dev_net(skb->dev);
+	enum demo_mib_field bad;
+
+	bad = demo_validate(skb);
+	if (bad != DEMO_MIB_MAX) {
+		if (bad == DEMO_MIB_INCSUMERRORS)
+			demo_inc_stats(net, DEMO_MIB_INCSUMERRORS);
+		demo_inc_stats(net, DEMO_MIB_INERRORS);
+		kfree_skb(skb);
+		return 0;
+	}
+
+	demo_raw_deliver(skb);
+
+	switch (demo_hdr(skb)->type) {
+	case DEMOPROTO_DGRAM:
+		demo_dgram_rcv(skb);
+		break;
+	}
+	return 0;
+}
+
+/*
+ * net_protocol.err_handler: an ICMP error quoting a packet we sent. IP has
+ * pulled the quoted IPv4 header and the first 8 bytes of our header, which
+ * carry the ports and the type.
+ */
+static int demo_err(struct sk_buff *skb, u32 info)
+{
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	const struct demohdr *dh = (void *)skb->data + (iph->ihl << 2);
+	struct net *net = dev_net(skb->dev);
+	int type = icmp_hdr(skb)->type;
+	int code = icmp_hdr(skb)->code;
+
+	if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) {
+		ipv4_update_pmtu(skb, net, info, 0, demo_ipproto);
+		return 0;
+	}
+	if (type == ICMP_REDIRECT) {
+		ipv4_redirect(skb, net, 0, demo_ipproto);
+		return 0;
+	}
+
+	switch (dh->type) {
+	case DEMOPROTO_DGRAM:
+		return demo_dgram_err(skb, info);
+	default:
+		return -ENOENT;
+	}
+}
+
+static struct net_protocol demo_protocol __ro_after_init = {
+	.handler	= demo_rcv,
+	.err_handler	= demo_err,
+};
+
+int demo_ip_register(void)
+{
+	if (demo_ipproto <= 0 || demo_ipproto >= IPPROTO_MAX ||
+	    demo_ipproto == IPPROTO_RAW) {
+		pr_err("IP protocol %d out of range\n", demo_ipproto);
+		return -EINVAL;
+	}
+	/* inet_add_protocol() says only -1 when the slot is taken. */
+	if (inet_add_protocol(&demo_protocol, demo_ipproto)) {
+		pr_err("IP protocol %d is already registered\n", demo_ipproto);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+void demo_ip_unregister(void)
+{
+	/* Waits for handlers running on other CPUs (synchronize_net()). */
+	inet_del_protocol(&demo_protocol, demo_ipproto);
+}
+
+static int __net_init demo_net_init(struct net *net)
+{
+	struct demo_net *dn = demo_pernet(net);
+	int i, err;
+
+	spin_lock_init(&dn->lock);
+	for (i = 0; i < DEMO_HTABLE_SIZE; i++)
+		INIT_HLIST_HEAD(&dn->bind_hash[i]);
+	INIT_HLIST_HEAD(&dn->raw_list);
+
+	dn->mib = alloc_percpu(struct demo_mib);
+	if (!dn->mib)
+		return -ENOMEM;
+
+	err = demo_proc_init_net(net);
+	if (err)
+		goto err_free_mib;
+	return 0;
+
+err_free_mib:
+	free_percpu(dn->mib);
+	return err;
+}
+
+static void __net_exit demo_net_exit(struct net *net)
+{
+	struct demo_net *dn = demo_pernet(net);
+	int i;
+
+	demo_proc_exit_net(net);
+	/* Every socket holds its namespace: none can be left. */
+	for (i = 0; i < DEMO_HTABLE_SIZE; i++)
+		WARN_ON_ONCE(!hlist_empty(&dn->bind_hash[i]));
+	WARN_ON_ONCE(!hlist_empty(&dn->raw_list));
+	free_percpu(dn->mib);
+}
+
+struct pernet_operations demo_net_ops = {
+	.init	= demo_net_init,
+	.exit	= demo_net_exit,
+	.id	= &demo_net_id,
+	.size	= sizeof(struct demo_net),
+};

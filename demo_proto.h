@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * AF_DEMO kernel-internal interfaces shared by the family layer (af_demo.c)
+ * and the protocol layer (demo_proto.c, demo_dgram.c, demo_raw.c).
+ */
+#ifndef _DEMO_PROTO_H
+#define _DEMO_PROTO_H
+
+#include <linux/list.h>
+#include <linux/net.h>
+#include <linux/percpu.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <net/sock.h>
+#include <uapi/linux/af_demo.h>
+
+#include "demo_compat.h"
+
+/* Largest DEMO packet: it must fit in one IPv4 datagram. */
+#define DEMO_MAX_PKT		(IP_MAX_MTU - sizeof(struct iphdr))
+#define DEMO_MAX_PAYLOAD	(DEMO_MAX_PKT - sizeof(struct demohdr))
+
+/* Flags of struct demo_protosw, as INET_PROTOSW_* are for inetsw. */
+#define DEMO_PROTOSW_REUSE	0x01	/* sockets may share an address */
+#define DEMO_PROTOSW_PERMANENT	0x02	/* entry cannot be replaced or removed */
+
+/**
+ * struct demo_protosw - one (type, protocol) entry of the AF_DEMO switch
+ * @list: link in the per-type list, RCU protected
+ * @type: socket type, the second argument of socket()
+ * @protocol: DEMOPROTO_*; DEMOPROTO_ANY makes the entry a wildcard
+ * @prot: transport that sockets of this entry are allocated from
+ * @ops: socket-level operations of this entry
+ * @flags: DEMO_PROTOSW_*
+ *
+ * The analog of struct inet_protosw: socket(AF_DEMO, type, protocol) is
+ * served by the first entry of the type's list that matches @protocol.
+ */
+struct demo_protosw {
+	struct list_head	list;
+	unsigned short		type;
+	unsigned short		protocol;
+	struct proto		*prot;
+	const struct proto_ops	*ops;
+	unsigned char		flags;
+};
+
+int demo_register_protosw(struct demo_protosw *p);
+void demo_unregister_protosw(struct demo_protosw *p);
+int demo_family_get(void);
+
+/**
+ * struct demo_sock - an AF_DEMO socket
+ * @sk: the generic socket, first so that the two convert freely
+ * @rcv_saddr: local address the socket is bound to, 0 for any
+ * @saddr: source address of transmitted packets, 0 to let routing choose
+ * @daddr: peer address of a connected socket
+ * @sport: local port, network order
+ * @dport: peer port of a connected socket, network order
+ * @num: local port, host order, 0 while unbound
+ * @ttl: IPv4 TTL of transmitted packets, -1 for the route's default
+ * @tos: IPv4 TOS of transmitted packets
+ */
+struct demo_sock {
+	struct sock	sk;
+	__be32		rcv_saddr;
+	__be32		saddr;
+	__be32		daddr;
+	__be16		sport;
+	__be16		dport;
+	u16		num;
+	s16		ttl;
+	u8		tos;
+};
+
+static inline struct demo_sock *demo_sk(const struct sock *sk)
+{
+	return container_of(sk, struct demo_sock, sk);
+}
+
+static inline struct demohdr *demo_hdr(const struct sk_buff *skb)
+{
+	return (struct demohdr *)skb_transport_header(skb);
+}
+
+/* Counters of /proc/net/demo_stat, per network namespace. */
+enum demo_mib_field {
+	DEMO_MIB_INDATAGRAMS,
+	DEMO_MIB_NOPORTS,
+	DEMO_MIB_INERRORS,
+	DEMO_MIB_OUTDATAGRAMS,
+	DEMO_MIB_RCVBUFERRORS,
+	DEMO_MIB_SNDBUFERRORS,
+	DEMO_MIB_INCSUMERRORS,
+	DEMO_MIB_MAX
+};
+
+struct demo_mib {
+	unsigned long	mibs[DEMO_MIB_MAX];
+};
+
+#define DEMO_HTABLE_SIZE	256
+
+/**
+ * struct demo_net - per network namespace state
+ * @lock: serialises writers of @bind_hash and @raw_list; readers use RCU
+ * @bind_hash: bound protocol sockets, hashed by local port
+ * @raw_list: raw sockets, each of which sees every valid packet
+ * @mib: per-CPU counters
+ */
+struct demo_net {
+	spinlock_t		lock;
+	struct hlist_head	bind_hash[DEMO_HTABLE_SIZE];
+	struct hlist_head	raw_list;
+	struct demo_mib __percpu *mib;
+};
+
+struct demo_net *demo_pernet(const struct net *net);
+
+static inline void demo_inc_stats(const struct net *net,
+				  enum demo_mib_field field)
+{
+	this_cpu_inc(demo_pernet(net)->mib->mibs[field]);
+}
+
+static inline struct hlist_head *demo_bind_bucket(struct demo_net *dn,
+						  u16 port)
+{
+	return &dn->bind_hash[port & (DEMO_HTABLE_SIZE - 1)];
+}
+
+/* demo_proto.c: IP delivery, transmit and address helpers */
+extern int demo_ipproto;
+extern struct pernet_operations demo_net_ops;
+
+int demo_ip_register(void);
+void demo_ip_unregister(void);
+int demo_check_sockaddr(const struct sockaddr *uaddr, int addr_len);
+void demo_fill_sockaddr(struct sockaddr_demo *sa, __be32 addr, __be16 port);
+
+/**
+ * struct demo_xmit - where and how demo_xmit() sends one packet
+ * @saddr: source address, 0 to let routing choose
+ * @daddr: destination address
+ * @sport: source port (only for the flow key when @hdr_type is 0)
+ * @dport: destination port
+ * @hdr_type: DEMOPROTO_* of the DEMO header to build, 0 to send the
+ *	caller's bytes verbatim (raw sockets)
+ * @ttl: IPv4 TTL, -1 for the route's default
+ * @tos: IPv4 TOS
+ */
+struct demo_xmit {
+	__be32	saddr;
+	__be32	daddr;
+	__be16	sport;
+	__be16	dport;
+	u8	hdr_type;
+	s16	ttl;
+	u8	tos;
+};
+
+struct rtable *demo_route(struct sock *sk, struct flowi4 *fl4, __be32 daddr,
+			  __be32 saddr, __be16 dport, __be16 sport, u8 tos,
+			  bool dontroute);
+int demo_xmit(struct sock *sk, struct msghdr *msg, size_t len,
+	      const struct demo_xmit *x);
+int demo_recvmsg_common(struct sock *sk, struct msghdr *msg, size_t len,
+			int flags, int *addr_len);
+int demo_queue_ioctl(struct sock *sk, int cmd, DEMO_PROTO_IOCTL_ARG);
+int demo_setsockopt(struct sock *sk, int level, int optname,
+		    sockptr_t optval, unsigned int optlen);
+int demo_getsockopt(struct sock *sk, int level, int optname,
+		    char __user *optval, int __user *optlen);
+int demo_proc_init_net(struct net *net);
+void demo_proc_exit_net(struct net *net);
+
+/* demo_dgram.c: the datagram transport */
+extern struct proto demo_dgram_prot;
+void demo_dgram_rcv(struct sk_buff *skb);
+int demo_dgram_err(struct sk_buff *skb, u32 info);
+
+/* demo_raw.c: raw sockets */
+extern struct proto demo_raw_prot;
+void demo_raw_deliver(struct sk_buff *skb);
+
+#endif /* _DEMO_PROTO_H */

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * AF_DEMO: a demonstration socket family carried over IPv4.
+ *
+ * This is the whole userspace ABI of the af_demo module: the family and
+ * IP protocol numbers, the protocol numbers that select a transport
+ * within the family, the socket address, the wire header and the
+ * SOL_DEMO socket options.
+ *
+ * The family and IP protocol numbers below are the module's defaults.
+ * Both can be changed with module parameters; programs that must work
+ * with any configuration read the numbers in use from
+ * /sys/module/af_demo/parameters/{family,ipproto}.
+ */
+#ifndef _UAPI_LINUX_AF_DEMO_H
+#define _UAPI_LINUX_AF_DEMO_H
+
+#include <linux/types.h>
+#include <linux/socket.h>	/* __kernel_sa_family_t */
+#ifdef __KERNEL__
+#include <linux/in.h>
+#else
+#include <netinet/in.h>		/* struct in_addr, without clashing with libc */
+#endif
+
+/*
+ * Default address family. AF_MAX is 46 on the kernels AF_DEMO supports, so
+ * the family reuses a slot that no in-tree code registers (22 was
+ * reserved for AF_SNA) and that SELinux maps to the generic socket class.
+ */
+#define AF_DEMO			22
+#define PF_DEMO			AF_DEMO
+
+/* Default IP protocol number (RFC 3692: for experimentation and testing). */
+#define IPPROTO_DEMO		253
+
+/* Protocols within AF_DEMO: the third argument of socket(AF_DEMO, ...). */
+enum {
+	DEMOPROTO_ANY		= 0,	/* default protocol for the type */
+	DEMOPROTO_DGRAM		= 1,	/* unreliable datagrams, like UDP */
+	DEMOPROTO_SEQPACKET	= 2,	/* reserved: reliable messages */
+	DEMOPROTO_MAX
+};
+
+/*
+ * struct sockaddr_demo - an AF_DEMO endpoint
+ * @sdemo_family: AF_DEMO (the number in use)
+ * @sdemo_port: port, network byte order
+ * @sdemo_addr: IPv4 address, network byte order
+ * @sdemo_zero: must be zero on input; zeroed on output
+ *
+ * Laid out exactly like struct sockaddr_in, 16 bytes.
+ */
+struct sockaddr_demo {
+	__kernel_sa_family_t	sdemo_family;
+	__be16			sdemo_port;
+	struct in_addr		sdemo_addr;
+	unsigned char		sdemo_zero[8];
+};
+
+/* Wire format version carried in demohdr.version. */
+#define DEMO_VERSION		1
+
+/*
+ * struct demohdr - the DEMO header, following the IPv4 header
+ * @source: source port
+ * @dest: destination port
+ * @version: DEMO_VERSION
+ * @type: DEMOPROTO_* of the transport that owns the packet
+ * @len: length of header and payload in bytes
+ * @check: Internet checksum over an IPv4 pseudo-header, header and payload
+ * @flags: transport-specific flags; must be zero for DEMOPROTO_DGRAM
+ *
+ * All fields are in network byte order. See docs/PROTOCOL.md.
+ */
+struct demohdr {
+	__be16	source;
+	__be16	dest;
+	__u8	version;
+	__u8	type;
+	__be16	len;
+	__sum16	check;
+	__be16	flags;
+};
+
+/* Socket options at level SOL_DEMO. */
+#define SOL_DEMO		299
+
+#define DEMO_TTL		1	/* int: IPv4 TTL, 1..255, -1 = route default */
+#define DEMO_TOS		2	/* int: IPv4 TOS byte, 0..255 */
+
+#endif /* _UAPI_LINUX_AF_DEMO_H */
