@@ -267,7 +267,7 @@ static int demo_release(struct socket *sock)
 	return 0;
 }
 
-static int demo_bind(struct socket *sock, demo_sockaddr_arg_t *uaddr,
+static int demo_bind(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
 		     int addr_len)
 {
 	struct sock *sk = sock->sk;
@@ -277,7 +277,7 @@ static int demo_bind(struct socket *sock, demo_sockaddr_arg_t *uaddr,
 	return sk->sk_prot->bind(sk, (struct sockaddr *)uaddr, addr_len);
 }
 
-static int demo_dgram_connect(struct socket *sock, demo_sockaddr_arg_t *uaddr,
+static int demo_dgram_connect(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
 			      int addr_len, int flags)
 {
 	struct sock *sk = sock->sk;
@@ -371,7 +371,10 @@ static int demo_getsockopt_ops(struct socket *sock, int level, int optname,
 	return sk->sk_prot->getsockopt(sk, level, optname, optval, optlen);
 }
 
-/* Datagram-style sockets: DEMOPROTO_DGRAM and raw. */
+/*
+ * Datagram-style sockets: DEMOPROTO_DGRAM and raw. Not const: .family is
+ * the family parameter, set in demo_init(); read-only after that.
+ */
 static struct proto_ops demo_dgram_ops __ro_after_init = {
 	/* .family is set at load time from the family parameter. */
 	.owner		= THIS_MODULE,

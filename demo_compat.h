@@ -22,7 +22,7 @@
  * sk_ioctl() doing the user copy.
  */
 #ifdef DEMO_HAVE_SK_IOCTL
-#define DEMO_PROTO_IOCTL_ARG	int *karg
+#define DEMO_IOCTL_ARG_T	int *
 
 static inline int demo_compat_sk_ioctl(struct sock *sk, unsigned int cmd,
 				       unsigned long arg)
@@ -36,7 +36,7 @@ static inline int demo_compat_ioctl_ret(int *karg, int val)
 	return 0;
 }
 #else
-#define DEMO_PROTO_IOCTL_ARG	unsigned long karg
+#define DEMO_IOCTL_ARG_T	unsigned long
 
 static inline int demo_compat_sk_ioctl(struct sock *sk, unsigned int cmd,
 				       unsigned long arg)
@@ -61,9 +61,9 @@ static inline int demo_compat_ioctl_ret(unsigned long karg, int val)
 
 /* 6.19: bind and connect take struct sockaddr_unsized. */
 #ifdef DEMO_HAVE_SOCKADDR_UNSIZED
-typedef struct sockaddr_unsized demo_sockaddr_arg_t;
+#define DEMO_SOCKADDR_ARG_T	struct sockaddr_unsized
 #else
-typedef struct sockaddr demo_sockaddr_arg_t;
+#define DEMO_SOCKADDR_ARG_T	struct sockaddr
 #endif
 
 /* 6.16: from_timer() became timer_container_of(). */

@@ -278,7 +278,7 @@ out_free:
 }
 
 /* SIOCINQ and SIOCOUTQ, for datagram and raw sockets. */
-int demo_queue_ioctl(struct sock *sk, int cmd, DEMO_PROTO_IOCTL_ARG)
+int demo_queue_ioctl(struct sock *sk, int cmd, DEMO_IOCTL_ARG_T karg)
 {
 	struct sk_buff *skb;
 	int val;
@@ -462,7 +462,7 @@ static struct net_protocol demo_protocol __ro_after_init = {
 
 int demo_ip_register(void)
 {
-	if (demo_ipproto <= 0 || demo_ipproto >= IPPROTO_MAX ||
+	if (demo_ipproto <= 0 || demo_ipproto >= MAX_INET_PROTOS ||
 	    demo_ipproto == IPPROTO_RAW) {
 		pr_err("IP protocol %d out of range\n", demo_ipproto);
 		return -EINVAL;

@@ -109,7 +109,7 @@ struct demo_mib {
  * @mib: per-CPU counters
  */
 struct demo_net {
-	spinlock_t		lock;
+	spinlock_t		lock;	/* writers of bind_hash, raw_list */
 	struct hlist_head	bind_hash[DEMO_HTABLE_SIZE];
 	struct hlist_head	raw_list;
 	struct demo_mib __percpu *mib;
@@ -166,7 +166,7 @@ int demo_xmit(struct sock *sk, struct msghdr *msg, size_t len,
 	      const struct demo_xmit *x);
 int demo_recvmsg_common(struct sock *sk, struct msghdr *msg, size_t len,
 			int flags, int *addr_len);
-int demo_queue_ioctl(struct sock *sk, int cmd, DEMO_PROTO_IOCTL_ARG);
+int demo_queue_ioctl(struct sock *sk, int cmd, DEMO_IOCTL_ARG_T karg);
 int demo_setsockopt(struct sock *sk, int level, int optname,
 		    sockptr_t optval, unsigned int optlen);
 int demo_getsockopt(struct sock *sk, int level, int optname,

@@ -1,0 +1,255 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# AF_DEMO datagrams carried by socat, a client nobody here wrote: its
+# generic SOCKET-SENDTO/SOCKET-RECV addresses with the AF_DEMO family
+# number, SOCK_DGRAM and protocol 0. The socket address is given in
+# socat's data form, "x" + hex of the sockaddr bytes after sa_family:
+# port (big-endian), IPv4 address, 8 zero bytes (like sockaddr_in).
+#
+# Needs root, socat, ip(8) and af_demo loaded. TAP output, kselftest style.
+#
+# The test functions are called through run() and cleanup() by the trap:
+# shellcheck disable=SC2317
+set -eu
+
+FAMILY_FILE=/sys/module/af_demo/parameters/family
+NS_A=afdemo-socat-a
+NS_B=afdemo-socat-b
+NS_CMD=()
+DEADLINE=20		# seconds to wait for any one condition
+SOCAT_T=30		# socat inactivity timeout, a backstop only
+NTESTS=3
+
+tmp=
+pids=()
+netns_made=0
+testno=0
+failed=0
+
+cleanup() {
+	local p
+
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [ "$netns_made" = 1 ]; then
+		ip netns del "$NS_A" 2>/dev/null || true
+		ip netns del "$NS_B" 2>/dev/null || true
+	fi
+	[ -z "$tmp" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+diag() { printf '# %s\n' "$*"; }
+
+result() {	# result STATUS(0 = pass, 1 = fail, 2 = skip) NAME [REASON]
+	testno=$((testno + 1))
+	case $1 in
+	0) echo "ok $testno $2" ;;
+	2) echo "ok $testno $2 # SKIP ${3:-}" ;;
+	*) echo "not ok $testno $2"; failed=1 ;;
+	esac
+}
+
+# run NAME FUNCTION: run one test case and report it
+run() {
+	local rc=0
+
+	diag "RUN $1"
+	"$2" || rc=$?
+	result "$rc" "$1" "${skip_reason:-}"
+}
+
+# sockaddr IP PORT: socat data for the sockaddr_demo bytes after the family
+sockaddr() {
+	local a b c d
+
+	IFS=. read -r a b c d <<<"$1"
+	printf 'x%04x%02x%02x%02x%02x0000000000000000' "$2" "$a" "$b" "$c" "$d"
+}
+
+# ns_cmd NS: set NS_CMD to the prefix running a command in netns NS ("" =
+# the current one). Both prefixes exec the command, so "${NS_CMD[@]}" CMD &
+# gives CMD's pid in $!.
+ns_cmd() {
+	NS_CMD=(env)
+	[ -z "$1" ] || NS_CMD=(ip netns exec "$1")
+}
+
+# ns_stat NS NAME: a /proc/net/demo_stat counter of netns NS
+ns_stat() {
+	ns_cmd "$1"
+	# shellcheck disable=SC2016
+	"${NS_CMD[@]}" awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' \
+		/proc/net/demo_stat
+}
+
+# port_bound NS PORT: a DEMO socket is bound to PORT in netns NS
+port_bound() {
+	ns_cmd "$1"
+	# shellcheck disable=SC2016
+	"${NS_CMD[@]}" awk -v p="$(printf ':%04X' "$2")" \
+		'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+		/proc/net/demo
+}
+
+# bound_or_dead PID NS PORT: PORT is bound in NS, or process PID is gone
+bound_or_dead() { port_bound "$2" "$3" || ! alive "$1"; }
+
+# wait_for DESCRIPTION CMD...: poll CMD until it succeeds, up to DEADLINE s
+wait_for() {
+	local what=$1 end=$((SECONDS + DEADLINE))
+
+	shift
+	until "$@"; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			diag "timed out waiting for $what"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+size_is() { [ "$(stat_size "$1")" = "$2" ]; }
+stat_size() { if [ -e "$1" ]; then wc -c <"$1"; else echo -1; fi; }
+alive() { kill -0 "$1" 2>/dev/null; }
+
+show_log() {
+	local f
+
+	for f in "$@"; do
+		[ -s "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"
+	done
+	return 0
+}
+
+# transfer NAME RX_NS RX_IP TX_NS PORT INPUT BLOCK DATAGRAMS
+# A socat receiver bound to RX_IP:PORT in RX_NS, a socat sender in TX_NS
+# that reads INPUT in BLOCK-byte reads and sends each as one datagram.
+# The received bytes must equal INPUT and the receiver's netns must count
+# exactly DATAGRAMS datagrams received (the sender's, DATAGRAMS sent).
+transfer() {
+	local name=$1 rx_ns=$2 rx_ip=$3 tx_ns=$4 port=$5 in=$6 blk=$7 n=$8
+	local out=$tmp/$name.out rxlog=$tmp/$name.rx.log txlog=$tmp/$name.tx.log
+	local addr rx in0 out0 in1 out1 size txrc=0
+
+	addr=$(sockaddr "$rx_ip" "$port")
+	size=$(wc -c <"$in")
+
+	ns_cmd "$rx_ns"
+	"${NS_CMD[@]}" socat -u -T "$SOCAT_T" -b 65536 \
+		"SOCKET-RECV:$family:2:0:$addr" "CREATE:$out" 2>"$rxlog" &
+	rx=$!
+	pids+=("$rx")
+	if ! wait_for "the receiver to bind port $port" \
+			bound_or_dead "$rx" "$rx_ns" "$port" || ! alive "$rx"; then
+		alive "$rx" || diag "the receiver has exited"
+		show_log "$rxlog"
+		return 1
+	fi
+	if ! in0=$(ns_stat "$rx_ns" InDatagrams) ||
+	   ! out0=$(ns_stat "$tx_ns" OutDatagrams); then
+		diag "cannot read /proc/net/demo_stat"
+		return 1
+	fi
+
+	ns_cmd "$tx_ns"
+	"${NS_CMD[@]}" timeout "$SOCAT_T" socat -u -b "$blk" \
+		"OPEN:$in,rdonly" "SOCKET-SENDTO:$family:2:0:$addr" \
+		2>"$txlog" || txrc=$?
+	if [ "$txrc" != 0 ]; then
+		diag "sender exited with $txrc"
+		show_log "$txlog"
+		return 1
+	fi
+	if ! wait_for "$size bytes at the receiver" size_is "$out" "$size"; then
+		diag "received $(stat_size "$out") of $size bytes"
+		alive "$rx" || diag "the receiver has exited"
+		show_log "$rxlog"
+		return 1
+	fi
+	if ! alive "$rx"; then
+		diag "the receiver exited early"
+		show_log "$rxlog"
+		return 1
+	fi
+	in1=$(ns_stat "$rx_ns" InDatagrams)
+	out1=$(ns_stat "$tx_ns" OutDatagrams)
+	kill "$rx"
+	wait "$rx" 2>/dev/null || true
+
+	if ! cmp "$in" "$out" >/dev/null; then
+		diag "received data differs from what was sent"
+		return 1
+	fi
+	if [ $((in1 - in0)) != "$n" ] || [ $((out1 - out0)) != "$n" ]; then
+		diag "want $n datagrams; demo_stat InDatagrams +$((in1 - in0)), OutDatagrams +$((out1 - out0))"
+		return 1
+	fi
+	return 0
+}
+
+# (1) a file of a few KB in one datagram over loopback
+test_loopback() {
+	head -c 6000 /dev/urandom >"$tmp/blob"
+	transfer loopback "" 127.0.0.1 "" 4711 "$tmp/blob" 65536 1
+}
+
+# (2) the same between two network namespaces over veth; 6000 bytes are
+# more than the 1500-byte MTU, so IP fragments and reassembles it.
+setup_netns() {
+	netns_made=1
+	ip netns add "$NS_A" && ip netns add "$NS_B" &&
+	ip link add afd-a netns "$NS_A" type veth peer name afd-b netns "$NS_B" &&
+	ip -n "$NS_A" addr add 198.18.0.1/24 dev afd-a &&
+	ip -n "$NS_B" addr add 198.18.0.2/24 dev afd-b &&
+	ip -n "$NS_A" link set lo up && ip -n "$NS_B" link set lo up &&
+	ip -n "$NS_A" link set afd-a up && ip -n "$NS_B" link set afd-b up
+}
+
+test_netns() {
+	if ! setup_netns 2>"$tmp/netns.log"; then
+		diag "cannot set up the network namespaces (is veth available?)"
+		show_log "$tmp/netns.log"
+		return 1
+	fi
+	transfer netns "$NS_B" 198.18.0.2 "$NS_A" 4712 "$tmp/blob" 65536 1
+}
+
+# (3) several lines, one datagram each: 16-byte lines read 16 bytes at a time
+test_lines() {
+	local i
+
+	for i in $(seq 1 8); do
+		printf 'afdemo line %03d\n' "$i"
+	done >"$tmp/lines"
+	transfer lines "" 127.0.0.1 "" 4713 "$tmp/lines" 16 8
+}
+
+echo "TAP version 13"
+echo "1..$NTESTS"
+
+skip_all=
+if [ "$(id -u)" != 0 ]; then
+	skip_all="needs root"
+elif ! command -v socat >/dev/null || ! command -v ip >/dev/null; then
+	skip_all="needs socat and ip"
+elif ! family=$(cat "$FAMILY_FILE" 2>/dev/null); then
+	skip_all="af_demo is not loaded"
+fi
+if [ -n "$skip_all" ]; then
+	for name in socat_loopback socat_netns_veth socat_lines_datagrams; do
+		result 2 "$name" "$skip_all"
+	done
+	exit 0	# as the kselftest harness does when every case skips
+fi
+tmp=$(mktemp -d /tmp/demo_socat.XXXXXX)
+diag "AF_DEMO family $family"
+
+run socat_loopback test_loopback
+run socat_netns_veth test_netns
+run socat_lines_datagrams test_lines
+
+exit "$failed"

@@ -1,0 +1,171 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the AF_DEMO selftests inside a vm-run.sh guest (root, cwd anywhere):
+#   selftests/run_guest.sh [TEST...]
+# TEST is a program path or name from TESTS below (default: all of them).
+# Loads af_demo for the running kernel, runs each program under a timeout
+# with its TAP output in $AFDEMO_OUT/<name>.tap (and on stdout), then
+# unloads af_demo. $AFDEMO_OUT/final.tap records the runner's own checks:
+# insmod_af_demo, af_demo_loaded_after_<name> and final_rmmod.
+# Exit 0 iff every program exited 0 and every runner check passed.
+# $AFDEMO_TEST_TIMEOUT overrides every per-program timeout (seconds).
+set -eu -o pipefail
+
+# The test programs, in order: path:timeout-in-seconds.
+TESTS=(
+	build/selftests/demo_dgram:600
+	build/selftests/demo_module:900
+	selftests/demo_socat.sh:300
+)
+MOD=af_demo
+# Kernel modules the tests need besides af_demo (the guest does not autoload).
+GUEST_MODULES=(veth)
+REFCNT_WAIT=10		# seconds for the last sockets' RCU frees
+
+cd "$(dirname "$0")/.."
+kver=$(uname -r)
+AFDEMO_KO=$PWD/build/$kver/af_demo.ko
+# Kbuild builds the test module in the selftests/ subdirectory of the
+# kernel's build directory; a copy at the top of it wins.
+AFDEMO_TEST_KO=$PWD/build/$kver/demo_protosw_test.ko
+[ -e "$AFDEMO_TEST_KO" ] ||
+	AFDEMO_TEST_KO=$PWD/build/$kver/selftests/demo_protosw_test.ko
+AFDEMO_OUT=${AFDEMO_OUT:-/tmp/out}
+export AFDEMO_KO AFDEMO_TEST_KO AFDEMO_OUT
+mkdir -p "$AFDEMO_OUT"
+
+final=$AFDEMO_OUT/final.tap
+nfinal=0
+rc=0
+
+diag() { printf '# %s\n' "$*" | tee -a "$final"; }
+
+check() {	# check NAME CMD...: a runner check, recorded in final.tap
+	local name=$1
+
+	shift
+	nfinal=$((nfinal + 1))
+	if "$@"; then
+		echo "ok $nfinal $name" | tee -a "$final"
+	else
+		echo "not ok $nfinal $name" | tee -a "$final"
+		rc=1
+	fi
+}
+
+loaded() { [ -e "/sys/module/$MOD" ]; }
+
+# The checks below are called through check().
+# shellcheck disable=SC2317
+wait_refcnt0() {
+	local end=$((SECONDS + REFCNT_WAIT))
+
+	while [ "$(cat /sys/module/"$MOD"/refcnt 2>/dev/null)" != 0 ]; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+load() {
+	if ! insmod "$AFDEMO_KO"; then
+		diag "insmod $AFDEMO_KO failed"
+		return 1
+	fi
+}
+
+# shellcheck disable=SC2317
+final_rmmod() {
+	wait_refcnt0 || diag "$MOD refcnt still $(cat /sys/module/"$MOD"/refcnt) after ${REFCNT_WAIT}s"
+	if ! rmmod "$MOD"; then
+		diag "rmmod $MOD failed; holders: $(ls /sys/module/"$MOD"/holders 2>/dev/null)"
+		return 1
+	fi
+}
+
+# resolve TEST: print path:timeout for a path or name from TESTS
+resolve() {
+	local t path name
+
+	for t in "${TESTS[@]}"; do
+		path=${t%:*}
+		name=$(basename "$path")
+		if [ "$1" = "$path" ] || [ "$1" = "$name" ] ||
+		   [ "$1" = "${name%.sh}" ]; then
+			echo "$t"
+			return
+		fi
+	done
+	echo "$1:600"
+}
+
+# run_one PATH TIMEOUT: run one program, output to $AFDEMO_OUT/NAME.tap
+run_one() {
+	local prog=$1 tmo=$2 name prc=0 tap
+
+	name=$(basename "$prog")
+	name=${name%.sh}
+	tap=$AFDEMO_OUT/$name.tap
+	echo "# ==== $name (timeout ${tmo}s)"
+	if [ ! -x "$prog" ]; then
+		printf 'TAP version 13\n1..1\nnot ok 1 %s # %s is missing\n' \
+			"$name" "$prog" | tee "$tap"
+		rc=1
+		return
+	fi
+	timeout -k 10 "$tmo" "$prog" 2>&1 | tee "$tap" || prc=$?
+	if [ "$prc" = 124 ] || [ "$prc" = 137 ]; then
+		echo "# $name: killed after the ${tmo}s timeout" | tee -a "$tap"
+	fi
+	echo "# ==== $name exited with $prc"
+	[ "$prc" = 0 ] || rc=1
+
+	# Each program must leave af_demo loaded for the next one.
+	check "af_demo_loaded_after_$name" loaded
+	loaded || load || true
+}
+
+tests=()
+if [ $# -eq 0 ]; then
+	tests=("${TESTS[@]}")
+else
+	for t in "$@"; do
+		tests+=("$(resolve "$t")")
+	done
+fi
+
+echo "TAP version 13" >"$final"
+diag "kernel $kver, modules $AFDEMO_KO $AFDEMO_TEST_KO"
+for m in "${GUEST_MODULES[@]}"; do
+	modprobe "$m" || diag "modprobe $m failed"
+done
+if loaded; then
+	diag "$MOD was already loaded; reloading it with default parameters"
+	rmmod "$MOD" || true
+fi
+check insmod_af_demo load
+
+for t in "${tests[@]}"; do
+	prog=${t%:*}
+	tmo=${AFDEMO_TEST_TIMEOUT:-${t##*:}}
+	if loaded; then
+		run_one "$prog" "$tmo"
+	else
+		name=$(basename "$prog")
+		printf 'TAP version 13\n1..1\nnot ok 1 %s # not run: %s is not loaded\n' \
+			"${name%.sh}" "$MOD" | tee "$AFDEMO_OUT/${name%.sh}.tap"
+		rc=1
+	fi
+done
+
+if loaded; then
+	diag "$MOD refcnt: $(cat /sys/module/"$MOD"/refcnt)"
+	while IFS= read -r line; do
+		diag "demo_stat: $line"
+	done </proc/net/demo_stat || diag "cannot read /proc/net/demo_stat"
+fi
+check final_rmmod final_rmmod
+echo "1..$nfinal" >>"$final"
+
+echo "# run_guest: exit $rc"
+exit "$rc"
