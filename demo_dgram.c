@@ -153,8 +153,10 @@ static int demo_dgram_disconnect(struct sock *sk, int flags)
 	sk->sk_state = TCP_CLOSE;
 	ds->daddr = 0;
 	ds->dport = 0;
-	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK))
-		ds->saddr = ds->rcv_saddr;
+	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK)) {
+		ds->saddr = 0;
+		WRITE_ONCE(ds->rcv_saddr, 0);
+	}
 	if (!(sk->sk_userlocks & SOCK_BINDPORT_LOCK))
 		demo_dgram_unhash(sk);
 	sk_dst_reset(sk);
@@ -197,8 +199,11 @@ static int demo_dgram_connect(struct sock *sk, struct sockaddr *uaddr,
 	if (err)
 		goto out_rt;
 
+	/* Like UDP, a socket bound to any address now receives on one. */
 	if (!ds->saddr)
 		ds->saddr = fl4.saddr;
+	if (!ds->rcv_saddr)
+		WRITE_ONCE(ds->rcv_saddr, fl4.saddr);
 	ds->daddr = fl4.daddr;
 	ds->dport = sa->sdemo_port;
 	sk->sk_state = TCP_ESTABLISHED;
@@ -278,16 +283,17 @@ static struct sock *demo_dgram_lookup(struct net *net, __be32 raddr,
 
 	sk_for_each_rcu(sk, demo_bind_bucket(dn, port)) {
 		const struct demo_sock *ds = demo_sk(sk);
+		__be32 rcv_saddr = READ_ONCE(ds->rcv_saddr);
 
 		if (ds->num != port || sk->sk_protocol != DEMOPROTO_DGRAM)
 			continue;
-		if (ds->rcv_saddr && ds->rcv_saddr != laddr)
+		if (rcv_saddr && rcv_saddr != laddr)
 			continue;
 		if (ds->dport && (ds->daddr != raddr || ds->dport != rport))
 			continue;
 		if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif)
 			continue;
-		if (ds->rcv_saddr)
+		if (rcv_saddr)
 			return sk;
 		result = sk;
 	}

@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The whole test suite, as CI runs it:
+#   1. install what is missing (scripts/deps.sh);
+#   2. build the module for every kernel of the matrix (W=1, warnings are
+#      errors), the selftests and the examples;
+#   3. make lint: checkpatch --strict and sparse;
+#   4. boot a QEMU guest on each kernel and run selftests/run_guest.sh there;
+#      each guest's kernel log must be clean.
+# Each build, lint and kernel-log check counts as one case next to the
+# selftest cases. The last line is "N passed, N failed, N skipped"; the
+# exit status is non-zero if anything failed or a VM gave no status.
+#
+# Env: KVERS="ver ..." to test other installed kernels; AFDEMO_VM_TIMEOUT
+# (seconds per VM, default 2400).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+results=build/results
+passed=0 failed=0 skipped=0
+
+# case NAME RC: one result line in the style of TAP.
+case_result() {
+	if [ "$2" = 0 ]; then
+		passed=$((passed + 1))
+		echo "ok - $1"
+	else
+		failed=$((failed + 1))
+		echo "not ok - $1"
+	fi
+}
+
+# run NAME CMD...: a case that passes when CMD succeeds; output in a log.
+run() {
+	local name=$1 log=$results/$1.log
+
+	shift
+	"$@" >"$log" 2>&1
+	local rc=$?
+	[ "$rc" = 0 ] || tail -n 30 "$log"
+	case_result "$name" "$rc"
+	return "$rc"
+}
+
+SECONDS=0
+if ! scripts/deps.sh; then
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+rm -rf "$results"
+mkdir -p "$results"
+
+kvers=${KVERS:-$(scripts/kernels.sh)}
+echo "kernels: $kvers"
+
+for k in $kvers; do
+	run "build_modules_$k" make modules KVER="$k"
+done
+run build_selftests make selftests
+run build_examples make examples
+run lint_checkpatch make checkpatch
+for k in $kvers; do
+	run "lint_sparse_$k" make "sparse-$k"
+done
+
+for k in $kvers; do
+	out=$results/$k
+	mkdir -p "$out"
+	echo "== selftests on $k"
+	AFDEMO_APPEND=quiet scripts/vm-run.sh -k "$k" -o "$out" \
+		-t "${AFDEMO_VM_TIMEOUT:-2400}" -- selftests/run_guest.sh
+	status=$(sed -n 's/^status=//p' "$out/result" 2>/dev/null)
+	logcheck=$(sed -n 's/^logcheck=//p' "$out/result" 2>/dev/null)
+	case_result "vm_returned_status_$k" "$([ -n "$status" ] && [ "$status" != none ]; echo $?)"
+	case_result "kernel_log_clean_$k" "$([ "$logcheck" = clean ]; echo $?)"
+done
+
+echo "== selftest results"
+dirs=()
+for k in $kvers; do
+	dirs+=("$results/$k")
+done
+summary=$(scripts/tap-summary.sh "${dirs[@]}" 2>&1)
+echo "$summary"
+read -r _ p f s <<<"$(tail -n 1 <<<"$summary")"
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))
+skipped=$((skipped + ${s:-0}))
+
+echo "total time ${SECONDS}s"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
