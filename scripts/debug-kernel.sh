@@ -1,0 +1,311 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build (or reuse from the cache) a debug kernel for the test VM: Debian's
+# linux-source-6.12 with KASAN, lockdep, kmemleak, KFENCE, UBSAN, debug
+# objects, fault injection and KUnit, everything the guest needs built in.
+# See usage().  Progress goes to stderr; stdout gets only the result lines.
+set -euo pipefail
+
+me=debug-kernel
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+usage() {
+	cat <<EOF
+Usage: $me.sh [--print]
+  Build the debug kernel if it is not in the cache, then print (last lines
+  of stdout, for eval):
+    BZIMAGE=<bzImage>  KDIR=<build dir, O=>  KSRC=<source dir>  KVER=<release>
+  Out-of-tree modules: make -C \$KDIR M=<dir> modules
+                   (or make -C \$KSRC O=\$KDIR M=<dir> modules)
+  Boot: scripts/vm-run.sh -K \$BZIMAGE -- CMD
+  --print   print the lines only; exit 1 if the kernel is not built yet
+Cache: \${AFDEMO_CACHE:-/var/cache/af_demo}/debug-kernel/<key>/, the key a
+hash of this script (its config fragment), the linux-source package and gcc.
+Env: AFDEMO_LINUX_SOURCE (default /usr/src/linux-source-6.12.tar.xz),
+AFDEMO_DEBUG_KERNEL_JOBS (default: nproc).
+EOF
+	exit "${1:-2}"
+}
+
+print_only=''
+case ${1:-} in
+'') ;;
+--print) print_only=1 ;;
+-h|--help) usage 0 ;;
+*) usage ;;
+esac
+[ $# -le 1 ] || usage
+
+log() { echo "$me: $*" >&2; }
+die() { echo "$me: FAIL: $*" >&2; exit 1; }
+
+tarball=${AFDEMO_LINUX_SOURCE:-/usr/src/linux-source-6.12.tar.xz}
+pkg=linux-source-6.12
+[ -r "$tarball" ] || die "cannot read $tarball (apt-get install $pkg)"
+
+# ---------------------------------------------------------------------------
+# The configuration: "make allnoconfig" with this fragment as its base
+# (KCONFIG_ALLCONFIG), then every line of it is checked in the result.
+# Every line is required: an option Kconfig dropped fails the build.
+fragment() {
+	cat <<'EOF'
+# -- base: a 64-bit SMP x86 QEMU guest (qboot/ACPI, virtio-pci, serial)
+CONFIG_64BIT=y
+CONFIG_SMP=y
+CONFIG_NR_CPUS=8
+CONFIG_LOCALVERSION="-afdemo-debug"
+# CONFIG_LOCALVERSION_AUTO is not set
+CONFIG_PREEMPT=y
+CONFIG_NO_HZ_IDLE=y
+CONFIG_HIGH_RES_TIMERS=y
+CONFIG_KERNEL_GZIP=y
+CONFIG_BLK_DEV_INITRD=y
+CONFIG_RD_GZIP=y
+CONFIG_BINFMT_ELF=y
+CONFIG_BINFMT_SCRIPT=y
+CONFIG_MULTIUSER=y
+CONFIG_FUTEX=y
+CONFIG_EPOLL=y
+CONFIG_POSIX_TIMERS=y
+CONFIG_MODULES=y
+CONFIG_MODULE_UNLOAD=y
+# CONFIG_MODVERSIONS is not set
+# CONFIG_MODULE_SIG is not set
+CONFIG_PRINTK=y
+CONFIG_PRINTK_TIME=y
+CONFIG_MAGIC_SYSRQ=y
+CONFIG_KALLSYMS=y
+CONFIG_KALLSYMS_ALL=y
+CONFIG_STACKTRACE=y
+CONFIG_DEBUG_INFO_NONE=y
+CONFIG_UNWINDER_ORC=y
+CONFIG_STACKPROTECTOR=y
+CONFIG_STACKPROTECTOR_STRONG=y
+CONFIG_VMAP_STACK=y
+# CONFIG_PANIC_ON_OOPS is not set
+CONFIG_PCI=y
+CONFIG_PCI_MSI=y
+CONFIG_ACPI=y
+CONFIG_VIRTIO_MENU=y
+CONFIG_VIRTIO_PCI=y
+CONFIG_HW_RANDOM=y
+CONFIG_HW_RANDOM_VIRTIO=y
+CONFIG_TTY=y
+CONFIG_UNIX98_PTYS=y
+CONFIG_SERIAL_8250=y
+CONFIG_SERIAL_8250_CONSOLE=y
+CONFIG_RTC_CLASS=y
+CONFIG_RTC_HCTOSYS=y
+CONFIG_RTC_DRV_CMOS=y
+# -- filesystems: 9p root, tmpfs/overlay /tmp, proc, sys, debugfs
+CONFIG_PROC_FS=y
+CONFIG_PROC_SYSCTL=y
+CONFIG_SYSFS=y
+CONFIG_SYSCTL=y
+CONFIG_DEVTMPFS=y
+CONFIG_DEVTMPFS_MOUNT=y
+CONFIG_SHMEM=y
+CONFIG_TMPFS=y
+CONFIG_TMPFS_XATTR=y
+CONFIG_OVERLAY_FS=y
+CONFIG_DEBUG_FS=y
+CONFIG_NETWORK_FILESYSTEMS=y
+CONFIG_NET_9P=y
+CONFIG_NET_9P_VIRTIO=y
+CONFIG_9P_FS=y
+# -- networking: IPv4 (raw, ICMP), UNIX, netns, veth, netem, plug
+CONFIG_NET=y
+CONFIG_INET=y
+CONFIG_UNIX=y
+CONFIG_NAMESPACES=y
+CONFIG_NET_NS=y
+CONFIG_NETDEVICES=y
+CONFIG_NET_CORE=y
+CONFIG_VETH=y
+CONFIG_NET_SCHED=y
+CONFIG_NET_SCH_NETEM=y
+CONFIG_NET_SCH_PLUG=y
+# -- debugging
+CONFIG_DEBUG_KERNEL=y
+CONFIG_KASAN=y
+CONFIG_KASAN_GENERIC=y
+CONFIG_KASAN_INLINE=y
+CONFIG_KASAN_VMALLOC=y
+CONFIG_SLUB_DEBUG=y
+CONFIG_PROVE_LOCKING=y
+CONFIG_DEBUG_ATOMIC_SLEEP=y
+CONFIG_DEBUG_KMEMLEAK=y
+# CONFIG_DEBUG_KMEMLEAK_AUTO_SCAN is not set
+# CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF is not set
+CONFIG_KFENCE=y
+CONFIG_UBSAN=y
+CONFIG_UBSAN_BOUNDS=y
+CONFIG_UBSAN_SHIFT=y
+CONFIG_UBSAN_DIV_ZERO=y
+CONFIG_UBSAN_BOOL=y
+CONFIG_UBSAN_ENUM=y
+# CONFIG_UBSAN_ALIGNMENT is not set
+# CONFIG_UBSAN_TRAP is not set
+CONFIG_DEBUG_OBJECTS=y
+CONFIG_DEBUG_OBJECTS_FREE=y
+CONFIG_DEBUG_OBJECTS_TIMERS=y
+CONFIG_DEBUG_OBJECTS_WORK=y
+CONFIG_DEBUG_OBJECTS_RCU_HEAD=y
+CONFIG_DEBUG_LIST=y
+CONFIG_DEBUG_NET=y
+CONFIG_NET_DEV_REFCNT_TRACKER=y
+CONFIG_NET_NS_REFCNT_TRACKER=y
+CONFIG_DETECT_HUNG_TASK=y
+CONFIG_FAULT_INJECTION=y
+CONFIG_FAILSLAB=y
+CONFIG_FAIL_PAGE_ALLOC=y
+CONFIG_FAULT_INJECTION_DEBUG_FS=y
+CONFIG_FAULT_INJECTION_STACKTRACE_FILTER=y
+CONFIG_KUNIT=y
+CONFIG_KUNIT_DEBUGFS=y
+# CONFIG_KUNIT_ALL_TESTS is not set
+EOF
+}
+
+# ---------------------------------------------------------------------------
+cache=${AFDEMO_CACHE:-/var/cache/af_demo}
+if ! mkdir -p "$cache" 2>/dev/null || [ ! -w "$cache" ]; then
+	cache=${XDG_CACHE_HOME:-$HOME/.cache}/af_demo
+	mkdir -p "$cache"
+fi
+base=$cache/debug-kernel
+mkdir -p "$base"
+
+pkgver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo unknown)
+key=$({
+	cat "${BASH_SOURCE[0]}"
+	echo "$pkg $pkgver"
+	stat -L -c '%s %Y' "$tarball"
+	gcc --version 2>/dev/null | head -n1
+} | sha256sum | cut -c1-16)
+dir=$base/$key
+
+result() {
+	local kver
+	kver=$(cat "$dir/build/include/config/kernel.release")
+	echo "BZIMAGE=$dir/build/arch/x86/boot/bzImage"
+	echo "KDIR=$dir/build"
+	echo "KSRC=$dir/src"
+	echo "KVER=$kver"
+}
+
+# Complete iff the directory exists: it is renamed into place last.
+if [ -d "$dir" ]; then
+	if [ -z "$print_only" ]; then
+		log "reusing the cached debug kernel $dir"
+		touch "$dir" 2>/dev/null || true
+	fi
+	result
+	exit 0
+fi
+if [ -n "$print_only" ]; then
+	log "not built yet ($dir); run $me.sh without --print"
+	exit 1
+fi
+
+# Host tools the build needs (libelf-dev: objtool, for ORC and noinstr).
+missing=''
+for t in gcc make flex bison bc perl gzip xz tar flock; do
+	command -v "$t" >/dev/null || missing+=" $t"
+done
+[ -e /usr/include/gelf.h ] || missing+=" libelf-dev"
+[ -z "$missing" ] || die "missing build tools:$missing (apt-get install build-essential flex bison bc libelf-dev)"
+
+# One build at a time per cache; a second caller waits, then reuses it.
+exec 9>"$base/.lock"
+if ! flock -n 9; then
+	log "another debug kernel build is running; waiting for it"
+	flock 9
+fi
+if [ -d "$dir" ]; then
+	log "reusing the debug kernel just built by another process: $dir"
+	result
+	exit 0
+fi
+
+# With the lock held, any temporary build directory is a leftover.
+rm -rf "$base"/.tmp-* 2>/dev/null || true
+tmp=$base/.tmp-$key-$$
+# shellcheck disable=SC2064
+trap "rm -rf '$tmp'" EXIT
+mkdir -p "$tmp/src" "$tmp/build"
+
+jobs=${AFDEMO_DEBUG_KERNEL_JOBS:-$(nproc)}
+SECONDS=0
+stage() { log "[$(printf '%4d' "$SECONDS")s] $*"; }
+
+stage "extracting $tarball ($pkg $pkgver) into $dir/src"
+tar -xf "$tarball" -C "$tmp/src" --strip-components=1
+
+kmake() { make -s -C "$tmp/src" O="$tmp/build" "$@"; }
+
+stage "configuring (allnoconfig + fragment)"
+fragment >"$tmp/fragment.config"
+kmake KCONFIG_ALLCONFIG="$tmp/fragment.config" allnoconfig >/dev/null
+cfg=$tmp/build/.config
+bad=''
+while IFS= read -r line; do
+	case $line in
+	'# CONFIG_'*' is not set')
+		opt=${line#\# }
+		opt=${opt%% *}
+		if grep -q "^$opt=" "$cfg"; then
+			bad+=" $opt($(grep "^$opt=" "$cfg" | cut -d= -f2-)!=n)"
+		fi
+		;;
+	CONFIG_*=*)
+		opt=${line%%=*}
+		grep -qxF -- "$line" "$cfg" ||
+			bad+=" $opt($(grep "^$opt=" "$cfg" | cut -d= -f2- || echo unset)!=${line#*=})"
+		;;
+	esac
+done <"$tmp/fragment.config"
+[ -z "$bad" ] || die "Kconfig did not take these options (unmet dependencies?):$bad"
+stage "config verified: $(grep -c '^CONFIG_' "$tmp/fragment.config") fragment options as required"
+
+# The kernel, Module.symvers and everything an M= build needs.
+stage "building $(kmake kernelrelease) with -j$jobs (log: $dir/build.log)"
+buildlog=$tmp/build.log
+make -C "$tmp/src" O="$tmp/build" -j"$jobs" all modules_prepare \
+	>"$buildlog" 2>&1 &
+mpid=$!
+(
+	while sleep 30; do
+		n=$(grep -c -E '^  (CC|AS|LD|AR)' "$buildlog" 2>/dev/null || true)
+		stage "building: ${n:-0} objects so far"
+	done
+) &
+ppid=$!
+mrc=0
+wait "$mpid" || mrc=$?
+kill "$ppid" 2>/dev/null || true
+wait "$ppid" 2>/dev/null || true
+if [ "$mrc" != 0 ]; then
+	grep -a -E 'error|Error' "$buildlog" | head -n 20 >&2 || true
+	tail -n 20 "$buildlog" >&2
+	die "kernel build failed (exit $mrc)"
+fi
+[ -s "$tmp/build/arch/x86/boot/bzImage" ] || die "no bzImage after the build"
+[ -e "$tmp/build/Module.symvers" ] || die "no Module.symvers after the build"
+
+# The O= directory's Makefile and "source" link name the source tree by
+# absolute path: point them at its final place before the rename.
+printf '# Automatically generated by %s: don'"'"'t edit\ninclude %s\n' \
+	"$dir/src/Makefile" "$dir/src/Makefile" >"$tmp/build/Makefile"
+ln -sfn "$dir/src" "$tmp/build/source"
+
+mv -T "$tmp" "$dir"
+trap - EXIT
+stage "debug kernel built in ${SECONDS} s: $dir"
+
+# Drop other versions' kernels unused for more than a day.
+find "$base" -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' \
+	! -name "$key" -mtime +0 -exec rm -rf {} + 2>/dev/null || true
+
+result
