@@ -28,7 +28,7 @@ kdir = $(or $(KDIR),/lib/modules/$(1)/build)
 
 MODULE_SRCS := Kbuild af_demo.c demo_proto.c demo_proto.h demo_compat.h \
 	       demo_dgram.c demo_raw.c demo_proc.c
-TEST_MODULE_SRCS := selftests/demo_protosw_test.c
+TEST_MODULE_SRCS := selftests/demo_protosw_test.c selftests/demo_kunit.c
 
 # Module warnings are errors: the code must be clean with W=1.
 W ?= 1

@@ -32,6 +32,7 @@
 #include <linux/net.h>
 #include <linux/rculist.h>
 #include <linux/socket.h>
+#include <kunit/visibility.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 
@@ -136,6 +137,31 @@ void demo_unregister_protosw(struct demo_protosw *p)
 }
 EXPORT_SYMBOL_GPL(demo_unregister_protosw);
 
+/**
+ * demo_protosw_match() - may an entry serve socket(..., *@protocol)?
+ * @entry_protocol: the entry's protocol, DEMOPROTO_ANY for a wildcard
+ * @protocol: the protocol asked for; set to what the socket gets
+ *
+ * inet_create()'s rules, except that an exact match on DEMOPROTO_ANY
+ * counts (raw sockets: protocol 0 means every packet).
+ *
+ * Return: true if the entry matches.
+ */
+VISIBLE_IF_KUNIT bool demo_protosw_match(int entry_protocol, int *protocol)
+{
+	/* An exact match, DEMOPROTO_ANY included. */
+	if (*protocol == entry_protocol)
+		return true;
+	/* The caller leaves the choice to the first entry. */
+	if (*protocol == DEMOPROTO_ANY) {
+		*protocol = entry_protocol;
+		return true;
+	}
+	/* A wildcard entry takes any protocol. */
+	return entry_protocol == DEMOPROTO_ANY;
+}
+EXPORT_SYMBOL_IF_KUNIT(demo_protosw_match);
+
 /*
  * Find the entry for (type, *protocol) and pin its module; on success
  * *protocol holds the protocol the socket gets.
@@ -148,16 +174,7 @@ static struct demo_protosw *demo_protosw_get(int type, int *protocol)
 	rcu_read_lock();
 	list_for_each_entry_rcu(answer, &demo_protosw_table[type], list) {
 		err = 0;
-		/* An exact match, DEMOPROTO_ANY included (raw sockets). */
-		if (*protocol == answer->protocol)
-			break;
-		/* The caller leaves the choice to the first entry. */
-		if (*protocol == DEMOPROTO_ANY) {
-			*protocol = answer->protocol;
-			break;
-		}
-		/* A wildcard entry takes any protocol. */
-		if (answer->protocol == DEMOPROTO_ANY)
+		if (demo_protosw_match(answer->protocol, protocol))
 			break;
 		err = -EPROTONOSUPPORT;
 	}
@@ -189,7 +206,7 @@ static int demo_create(struct net *net, struct socket *sock, int protocol,
 {
 	struct demo_protosw *answer;
 	int try_loading_module = 0;
-	struct demo_sock *ds;
+	struct inet_sock *inet;
 	struct sock *sk;
 	int err;
 
@@ -231,8 +248,14 @@ lookup_protocol:
 	sk->sk_destruct = demo_sock_destruct;
 	sk->sk_backlog_rcv = sk->sk_prot->backlog_rcv;
 
-	ds = demo_sk(sk);
-	ds->ttl = -1;
+	/*
+	 * AF_DEMO sockets are IP sockets underneath: IP output reads the
+	 * inet_sock of skb->sk. Datagrams are never sent with DF; a transport
+	 * that wants path MTU discovery changes pmtudisc in its init.
+	 */
+	inet = inet_sk(sk);
+	inet->uc_ttl = -1;
+	inet->pmtudisc = IP_PMTUDISC_DONT;
 
 	err = 0;
 	if (sk->sk_prot->init) {
@@ -292,7 +315,7 @@ static int demo_getname(struct socket *sock, struct sockaddr *uaddr,
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
 	struct sock *sk = sock->sk;
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 
 	lock_sock(sk);
 	if (peer) {
@@ -300,9 +323,9 @@ static int demo_getname(struct socket *sock, struct sockaddr *uaddr,
 			release_sock(sk);
 			return -ENOTCONN;
 		}
-		demo_fill_sockaddr(sa, ds->daddr, ds->dport);
+		demo_fill_sockaddr(sa, inet->inet_daddr, inet->inet_dport);
 	} else {
-		demo_fill_sockaddr(sa, ds->saddr ?: ds->rcv_saddr, ds->sport);
+		demo_fill_sockaddr(sa, inet->inet_saddr ?: inet->inet_rcv_saddr, inet->inet_sport);
 	}
 	release_sock(sk);
 

@@ -3,8 +3,7 @@
  * Every kernel-version difference af_demo cares about, in one place.
  *
  * Where a distribution may backport an interface, the build detects it from
- * the kernel headers (see Kbuild: DEMO_HAVE_*); the version checks below are
- * only the fallback for interfaces that are not greppable.
+ * the kernel headers (see Kbuild: DEMO_HAVE_*), never from version numbers.
  *
  * Supported: Debian's 6.1 and 6.12 kernels; the newer mainline changes are
  * covered so that the module keeps building as they arrive.
@@ -14,7 +13,6 @@
 
 #include <linux/net.h>
 #include <linux/timer.h>
-#include <linux/version.h>
 #include <net/sock.h>
 
 /*
@@ -69,6 +67,13 @@ static inline int demo_compat_ioctl_ret(unsigned long karg, int val)
 /* 6.16: from_timer() became timer_container_of(). */
 #ifndef timer_container_of
 #define timer_container_of(var, timer, field) from_timer(var, timer, field)
+#endif
+
+/* 6.13: MODULE_IMPORT_NS() takes a string literal, not an identifier. */
+#ifdef DEMO_HAVE_IMPORT_NS_IDENT
+#define DEMO_IMPORT_KUNIT_NS()	MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING)
+#else
+#define DEMO_IMPORT_KUNIT_NS()	MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING")
 #endif
 
 #endif /* _DEMO_COMPAT_H */

@@ -24,14 +24,14 @@
 static bool demo_dgram_port_used(struct demo_net *dn, const struct sock *sk,
 				 u16 port)
 {
-	__be32 addr = demo_sk(sk)->rcv_saddr;
+	__be32 addr = inet_sk(sk)->inet_rcv_saddr;
 	struct sock *other;
 
 	sk_for_each(other, demo_bind_bucket(dn, port)) {
-		const struct demo_sock *o = demo_sk(other);
+		const struct inet_sock *o = inet_sk(other);
 
-		if (o->num == port && other->sk_protocol == sk->sk_protocol &&
-		    (!o->rcv_saddr || !addr || o->rcv_saddr == addr))
+		if (o->inet_num == port && other->sk_protocol == sk->sk_protocol &&
+		    (!o->inet_rcv_saddr || !addr || o->inet_rcv_saddr == addr))
 			return true;
 	}
 	return false;
@@ -45,7 +45,7 @@ static bool demo_dgram_port_used(struct demo_net *dn, const struct sock *sk,
 static int demo_dgram_get_port(struct sock *sk, u16 port)
 {
 	struct demo_net *dn = demo_pernet(sock_net(sk));
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	int low, high, remaining, offset, i;
 	int err = -EADDRINUSE;
 
@@ -66,8 +66,8 @@ static int demo_dgram_get_port(struct sock *sk, u16 port)
 			goto out_unlock;
 	}
 
-	ds->num = port;
-	ds->sport = htons(port);
+	inet->inet_num = port;
+	inet->inet_sport = htons(port);
 	sk_add_node_rcu(sk, demo_bind_bucket(dn, port));
 	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, 1);
 	err = 0;
@@ -80,12 +80,12 @@ out_unlock:
 static void demo_dgram_unhash(struct sock *sk)
 {
 	struct demo_net *dn = demo_pernet(sock_net(sk));
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 
 	spin_lock_bh(&dn->lock);
 	if (sk_del_node_init_rcu(sk)) {
-		ds->num = 0;
-		ds->sport = 0;
+		inet->inet_num = 0;
+		inet->inet_sport = 0;
 		sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
 	}
 	spin_unlock_bh(&dn->lock);
@@ -94,7 +94,7 @@ static void demo_dgram_unhash(struct sock *sk)
 /* Bind an unbound socket to an ephemeral port, as UDP's autobind does. */
 static int demo_dgram_autobind(struct sock *sk)
 {
-	if (demo_sk(sk)->num)
+	if (inet_sk(sk)->inet_num)
 		return 0;
 	return demo_dgram_get_port(sk, 0) ? -EAGAIN : 0;
 }
@@ -103,7 +103,7 @@ static int demo_dgram_bind(struct sock *sk, struct sockaddr *uaddr,
 			   int addr_len)
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	struct net *net = sock_net(sk);
 	__be32 addr;
 	u16 port;
@@ -124,15 +124,15 @@ static int demo_dgram_bind(struct sock *sk, struct sockaddr *uaddr,
 
 	lock_sock(sk);
 	err = -EINVAL;
-	if (ds->num)
+	if (inet->inet_num)
 		goto out_release;
 
-	ds->rcv_saddr = addr;
-	ds->saddr = addr;
+	inet->inet_rcv_saddr = addr;
+	inet->inet_saddr = addr;
 	err = demo_dgram_get_port(sk, port);
 	if (err) {
-		ds->rcv_saddr = 0;
-		ds->saddr = 0;
+		inet->inet_rcv_saddr = 0;
+		inet->inet_saddr = 0;
 		goto out_release;
 	}
 	if (addr)
@@ -148,14 +148,14 @@ out_release:
 /* connect(AF_UNSPEC): forget the peer, and what connect() set implicitly. */
 static int demo_dgram_disconnect(struct sock *sk, int flags)
 {
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 
 	sk->sk_state = TCP_CLOSE;
-	ds->daddr = 0;
-	ds->dport = 0;
+	inet->inet_daddr = 0;
+	inet->inet_dport = 0;
 	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK)) {
-		ds->saddr = 0;
-		WRITE_ONCE(ds->rcv_saddr, 0);
+		inet->inet_saddr = 0;
+		WRITE_ONCE(inet->inet_rcv_saddr, 0);
 	}
 	if (!(sk->sk_userlocks & SOCK_BINDPORT_LOCK))
 		demo_dgram_unhash(sk);
@@ -167,7 +167,7 @@ static int demo_dgram_connect(struct sock *sk, struct sockaddr *uaddr,
 			      int addr_len)
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	struct flowi4 fl4;
 	struct rtable *rt;
 	int err;
@@ -188,8 +188,8 @@ static int demo_dgram_connect(struct sock *sk, struct sockaddr *uaddr,
 
 	lock_sock(sk);
 	/* Find the source address now, as UDP does, and fail early. */
-	rt = demo_route(sk, &fl4, sa->sdemo_addr.s_addr, ds->saddr,
-			sa->sdemo_port, ds->sport, ds->tos, false);
+	rt = demo_route(sk, &fl4, sa->sdemo_addr.s_addr, inet->inet_saddr,
+			sa->sdemo_port, inet->inet_sport, inet->tos, false);
 	if (IS_ERR(rt)) {
 		err = PTR_ERR(rt);
 		goto out_release;
@@ -200,12 +200,12 @@ static int demo_dgram_connect(struct sock *sk, struct sockaddr *uaddr,
 		goto out_rt;
 
 	/* Like UDP, a socket bound to any address now receives on one. */
-	if (!ds->saddr)
-		ds->saddr = fl4.saddr;
-	if (!ds->rcv_saddr)
-		WRITE_ONCE(ds->rcv_saddr, fl4.saddr);
-	ds->daddr = fl4.daddr;
-	ds->dport = sa->sdemo_port;
+	if (!inet->inet_saddr)
+		inet->inet_saddr = fl4.saddr;
+	if (!inet->inet_rcv_saddr)
+		WRITE_ONCE(inet->inet_rcv_saddr, fl4.saddr);
+	inet->inet_daddr = fl4.daddr;
+	inet->inet_dport = sa->sdemo_port;
 	sk->sk_state = TCP_ESTABLISHED;
 
 out_rt:
@@ -218,7 +218,7 @@ out_release:
 static int demo_dgram_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 {
 	DECLARE_SOCKADDR(struct sockaddr_demo *, sa, msg->msg_name);
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	struct demo_xmit x = {};
 	int err;
 
@@ -239,17 +239,17 @@ static int demo_dgram_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 		x.daddr = sa->sdemo_addr.s_addr;
 		x.dport = sa->sdemo_port;
 	} else if (sk->sk_state == TCP_ESTABLISHED) {
-		x.daddr = ds->daddr;
-		x.dport = ds->dport;
+		x.daddr = inet->inet_daddr;
+		x.dport = inet->inet_dport;
 	} else {
 		release_sock(sk);
 		return -EDESTADDRREQ;
 	}
 	err = demo_dgram_autobind(sk);
-	x.saddr = ds->saddr;
-	x.sport = ds->sport;
-	x.ttl = ds->ttl;
-	x.tos = ds->tos;
+	x.saddr = inet->inet_saddr;
+	x.sport = inet->inet_sport;
+	x.ttl = inet->uc_ttl;
+	x.tos = inet->tos;
 	release_sock(sk);
 	if (err)
 		return err;
@@ -282,14 +282,14 @@ static struct sock *demo_dgram_lookup(struct net *net, __be32 raddr,
 	struct sock *sk, *result = NULL;
 
 	sk_for_each_rcu(sk, demo_bind_bucket(dn, port)) {
-		const struct demo_sock *ds = demo_sk(sk);
-		__be32 rcv_saddr = READ_ONCE(ds->rcv_saddr);
+		const struct inet_sock *inet = inet_sk(sk);
+		__be32 rcv_saddr = READ_ONCE(inet->inet_rcv_saddr);
 
-		if (ds->num != port || sk->sk_protocol != DEMOPROTO_DGRAM)
+		if (inet->inet_num != port || sk->sk_protocol != DEMOPROTO_DGRAM)
 			continue;
 		if (rcv_saddr && rcv_saddr != laddr)
 			continue;
-		if (ds->dport && (ds->daddr != raddr || ds->dport != rport))
+		if (inet->inet_dport && (inet->inet_daddr != raddr || inet->inet_dport != rport))
 			continue;
 		if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif)
 			continue;

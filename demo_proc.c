@@ -101,7 +101,7 @@ static void demo_seq_stop(struct seq_file *seq, void *v)
 
 static int demo_seq_show(struct seq_file *seq, void *v)
 {
-	const struct demo_sock *ds;
+	const struct inet_sock *inet;
 	const struct sock *sk;
 	const char *state;
 
@@ -111,12 +111,12 @@ static int demo_seq_show(struct seq_file *seq, void *v)
 	}
 
 	sk = v;
-	ds = demo_sk(sk);
+	inet = inet_sk(sk);
 	state = sk->sk_state < ARRAY_SIZE(demo_state_names) ?
 		demo_state_names[sk->sk_state] : NULL;
 	seq_printf(seq, "%4lld: %08X:%04X %08X:%04X %-11s %08X:%08X %5u %8lu %6u %s\n",
 		   (long long)(seq->index - 1),
-		   ds->rcv_saddr, ds->num, ds->daddr, ntohs(ds->dport),
+		   inet->inet_rcv_saddr, inet->inet_num, inet->inet_daddr, ntohs(inet->inet_dport),
 		   state ?: "UNKNOWN",
 		   sk_wmem_alloc_get(sk), sk_rmem_alloc_get(sk),
 		   from_kuid_munged(seq_user_ns(seq), sock_i_uid((struct sock *)sk)),

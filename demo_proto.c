@@ -25,6 +25,7 @@
 #include <linux/ip.h>
 #include <linux/module.h>
 #include <linux/skbuff.h>
+#include <kunit/visibility.h>
 #include <net/checksum.h>
 #include <net/icmp.h>
 #include <net/ip.h>
@@ -76,6 +77,40 @@ void demo_fill_sockaddr(struct sockaddr_demo *sa, __be32 addr, __be16 port)
 /* Send flags a datagram socket understands; others are EOPNOTSUPP. */
 #define DEMO_SEND_FLAGS	(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_DONTROUTE | \
 			 MSG_CONFIRM | MSG_EOR | MSG_CMSG_COMPAT)
+
+/**
+ * demo_hdr_fill() - write the DEMO header of a packet and its checksum
+ * @skb: the packet; its transport header is where the DEMO header goes and
+ *	everything from there to the end is the DEMO header and payload
+ * @saddr: IPv4 source address, for the pseudo-header
+ * @daddr: IPv4 destination address, for the pseudo-header
+ * @sport: source port
+ * @dport: destination port
+ * @type: DEMOPROTO_* of the packet
+ */
+VISIBLE_IF_KUNIT void demo_hdr_fill(struct sk_buff *skb, __be32 saddr,
+				    __be32 daddr, __be16 sport, __be16 dport,
+				    u8 type)
+{
+	int offset = skb_transport_offset(skb);
+	unsigned int len = skb->len - offset;
+	struct demohdr *dh = demo_hdr(skb);
+	__wsum csum;
+
+	dh->source = sport;
+	dh->dest = dport;
+	dh->version = DEMO_VERSION;
+	dh->type = type;
+	dh->len = htons(len);
+	dh->check = 0;
+	dh->flags = 0;
+	csum = skb_checksum(skb, offset, len, 0);
+	dh->check = csum_tcpudp_magic(saddr, daddr, len, demo_ipproto, csum);
+	/* 0 means "no checksum" in UDP; DEMO sends the other zero. */
+	if (!dh->check)
+		dh->check = CSUM_MANGLED_0;
+}
+EXPORT_SYMBOL_IF_KUNIT(demo_hdr_fill);
 
 /**
  * demo_route() - route a packet of @sk from @saddr to @daddr
@@ -167,23 +202,9 @@ int demo_xmit(struct sock *sk, struct msghdr *msg, size_t len,
 	if (err)
 		goto out_free;
 
-	if (x->hdr_type) {
-		struct demohdr *dh = demo_hdr(skb);
-		__wsum csum;
-
-		dh->source = x->sport;
-		dh->dest = x->dport;
-		dh->version = DEMO_VERSION;
-		dh->type = x->hdr_type;
-		dh->len = htons(pkt_len);
-		dh->check = 0;
-		dh->flags = 0;
-		csum = skb_checksum(skb, 0, pkt_len, 0);
-		dh->check = csum_tcpudp_magic(fl4.saddr, fl4.daddr, pkt_len,
-					      demo_ipproto, csum);
-		if (!dh->check)
-			dh->check = CSUM_MANGLED_0;
-	}
+	if (x->hdr_type)
+		demo_hdr_fill(skb, fl4.saddr, fl4.daddr, x->sport, x->dport,
+			      x->hdr_type);
 
 	skb_push(skb, sizeof(*iph));
 	skb_reset_network_header(skb);
@@ -304,7 +325,7 @@ int demo_queue_ioctl(struct sock *sk, int cmd, DEMO_IOCTL_ARG_T karg)
 int demo_setsockopt(struct sock *sk, int level, int optname,
 		    sockptr_t optval, unsigned int optlen)
 {
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	int val;
 
 	if (level != SOL_DEMO)
@@ -318,12 +339,12 @@ int demo_setsockopt(struct sock *sk, int level, int optname,
 	case DEMO_TTL:
 		if (val != -1 && (val < 1 || val > 255))
 			return -EINVAL;
-		WRITE_ONCE(ds->ttl, val);
+		WRITE_ONCE(inet->uc_ttl, val);
 		return 0;
 	case DEMO_TOS:
 		if (val < 0 || val > 255)
 			return -EINVAL;
-		WRITE_ONCE(ds->tos, val);
+		WRITE_ONCE(inet->tos, val);
 		return 0;
 	default:
 		return -ENOPROTOOPT;
@@ -333,7 +354,7 @@ int demo_setsockopt(struct sock *sk, int level, int optname,
 int demo_getsockopt(struct sock *sk, int level, int optname,
 		    char __user *optval, int __user *optlen)
 {
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	int val, len;
 
 	if (level != SOL_DEMO)
@@ -345,10 +366,10 @@ int demo_getsockopt(struct sock *sk, int level, int optname,
 
 	switch (optname) {
 	case DEMO_TTL:
-		val = READ_ONCE(ds->ttl);
+		val = READ_ONCE(inet->uc_ttl);
 		break;
 	case DEMO_TOS:
-		val = READ_ONCE(ds->tos);
+		val = READ_ONCE(inet->tos);
 		break;
 	default:
 		return -ENOPROTOOPT;
@@ -360,12 +381,18 @@ int demo_getsockopt(struct sock *sk, int level, int optname,
 	return 0;
 }
 
-/*
- * Validate everything about an incoming packet before any socket sees it.
- * On success the skb is trimmed to the DEMO length and its checksum has
- * been verified. Returns the counter to bump on failure, or DEMO_MIB_MAX.
+/**
+ * demo_validate() - check everything about an incoming packet
+ * @skb: the packet, data at the DEMO header, IPv4 header at the network
+ *	header, as ip_local_deliver_finish() hands it over
+ *
+ * On success @skb is trimmed to the DEMO length and its checksum has been
+ * verified; no socket may see a packet before this.
+ *
+ * Return: DEMO_MIB_MAX for a valid packet, else the counter its drop
+ * bumps besides InErrors (DEMO_MIB_INCSUMERRORS), or DEMO_MIB_INERRORS.
  */
-static enum demo_mib_field demo_validate(struct sk_buff *skb)
+VISIBLE_IF_KUNIT enum demo_mib_field demo_validate(struct sk_buff *skb)
 {
 	struct demohdr *dh;
 	unsigned int len;
@@ -399,6 +426,7 @@ static enum demo_mib_field demo_validate(struct sk_buff *skb)
 	}
 	return DEMO_MIB_MAX;
 }
+EXPORT_SYMBOL_IF_KUNIT(demo_validate);
 
 /* net_protocol.handler: called by IP in softirq, under rcu_read_lock(). */
 static int demo_rcv(struct sk_buff *skb)

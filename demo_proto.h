@@ -11,6 +11,7 @@
 #include <linux/percpu.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
+#include <net/inet_sock.h>
 #include <net/sock.h>
 #include <uapi/linux/af_demo.h>
 
@@ -51,31 +52,19 @@ int demo_family_get(void);
 
 /**
  * struct demo_sock - an AF_DEMO socket
- * @sk: the generic socket, first so that the two convert freely
- * @rcv_saddr: local address the socket is bound to, 0 for any
- * @saddr: source address of transmitted packets, 0 to let routing choose
- * @daddr: peer address of a connected socket
- * @sport: local port, network order
- * @dport: peer port of a connected socket, network order
- * @num: local port, host order, 0 while unbound
- * @ttl: IPv4 TTL of transmitted packets, -1 for the route's default
- * @tos: IPv4 TOS of transmitted packets
+ * @inet: the IP socket it is, first so that the three convert freely.
+ *	AF_DEMO uses its addressing fields as UDP does: inet_rcv_saddr (the
+ *	bound address), inet_saddr (the source of transmitted packets),
+ *	inet_num/inet_sport (the local port), inet_daddr/inet_dport (the peer
+ *	of a connected socket), uc_ttl and tos (SOL_DEMO options).
  */
 struct demo_sock {
-	struct sock	sk;
-	__be32		rcv_saddr;
-	__be32		saddr;
-	__be32		daddr;
-	__be16		sport;
-	__be16		dport;
-	u16		num;
-	s16		ttl;
-	u8		tos;
+	struct inet_sock	inet;
 };
 
 static inline struct demo_sock *demo_sk(const struct sock *sk)
 {
-	return container_of(sk, struct demo_sock, sk);
+	return container_of(sk, struct demo_sock, inet.sk);
 }
 
 static inline struct demohdr *demo_hdr(const struct sk_buff *skb)
@@ -173,6 +162,14 @@ int demo_getsockopt(struct sock *sk, int level, int optname,
 		    char __user *optval, int __user *optlen);
 int demo_proc_init_net(struct net *net);
 void demo_proc_exit_net(struct net *net);
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/* Pure logic, exported only to the KUnit suites (selftests/demo_kunit.c). */
+bool demo_protosw_match(int entry_protocol, int *protocol);
+void demo_hdr_fill(struct sk_buff *skb, __be32 saddr, __be32 daddr,
+		   __be16 sport, __be16 dport, u8 type);
+enum demo_mib_field demo_validate(struct sk_buff *skb);
+#endif
 
 /* demo_dgram.c: the datagram transport */
 extern struct proto demo_dgram_prot;

@@ -22,15 +22,15 @@
 /* Does raw socket @sk want the packet in @skb? */
 static bool demo_raw_match(const struct sock *sk, const struct sk_buff *skb)
 {
-	const struct demo_sock *ds = demo_sk(sk);
+	const struct inet_sock *inet = inet_sk(sk);
 	const struct iphdr *iph = ip_hdr(skb);
 
 	if (sk->sk_protocol != DEMOPROTO_ANY &&
 	    sk->sk_protocol != demo_hdr(skb)->type)
 		return false;
-	if (ds->rcv_saddr && ds->rcv_saddr != iph->daddr)
+	if (inet->inet_rcv_saddr && inet->inet_rcv_saddr != iph->daddr)
 		return false;
-	if (ds->daddr && ds->daddr != iph->saddr)
+	if (inet->inet_daddr && inet->inet_daddr != iph->saddr)
 		return false;
 	if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != inet_iif(skb))
 		return false;
@@ -94,7 +94,7 @@ static int demo_raw_bind(struct sock *sk, struct sockaddr *uaddr,
 			 int addr_len)
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	__be32 addr;
 	int err;
 
@@ -108,8 +108,8 @@ static int demo_raw_bind(struct sock *sk, struct sockaddr *uaddr,
 		return -EADDRNOTAVAIL;
 
 	lock_sock(sk);
-	ds->rcv_saddr = addr;
-	ds->saddr = addr;
+	inet->inet_rcv_saddr = addr;
+	inet->inet_saddr = addr;
 	release_sock(sk);
 	return 0;
 }
@@ -119,7 +119,7 @@ static int demo_raw_connect(struct sock *sk, struct sockaddr *uaddr,
 			    int addr_len)
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	int err;
 
 	if (addr_len < (int)sizeof(uaddr->sa_family))
@@ -127,13 +127,13 @@ static int demo_raw_connect(struct sock *sk, struct sockaddr *uaddr,
 
 	lock_sock(sk);
 	if (uaddr->sa_family == AF_UNSPEC) {
-		ds->daddr = 0;
+		inet->inet_daddr = 0;
 		sk->sk_state = TCP_CLOSE;
 		err = 0;
 	} else {
 		err = demo_check_sockaddr(uaddr, addr_len);
 		if (!err) {
-			ds->daddr = sa->sdemo_addr.s_addr;
+			inet->inet_daddr = sa->sdemo_addr.s_addr;
 			sk->sk_state = TCP_ESTABLISHED;
 		}
 	}
@@ -144,7 +144,7 @@ static int demo_raw_connect(struct sock *sk, struct sockaddr *uaddr,
 static int demo_raw_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 {
 	DECLARE_SOCKADDR(struct sockaddr_demo *, sa, msg->msg_name);
-	struct demo_sock *ds = demo_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	struct demo_xmit x = {};
 	int err;
 
@@ -162,14 +162,14 @@ static int demo_raw_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 	if (sa) {
 		x.daddr = sa->sdemo_addr.s_addr;
 	} else if (sk->sk_state == TCP_ESTABLISHED) {
-		x.daddr = ds->daddr;
+		x.daddr = inet->inet_daddr;
 	} else {
 		release_sock(sk);
 		return -EDESTADDRREQ;
 	}
-	x.saddr = ds->saddr;
-	x.ttl = ds->ttl;
-	x.tos = ds->tos;
+	x.saddr = inet->inet_saddr;
+	x.ttl = inet->uc_ttl;
+	x.tos = inet->tos;
 	release_sock(sk);
 
 	return demo_xmit(sk, msg, len, &x);

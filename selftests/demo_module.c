@@ -2,7 +2,7 @@
 /*
  * AF_DEMO module lifecycle tests: unloading with and without open sockets,
  * load/unload cycles, the family= and ipproto= parameters and their error
- * paths, and the protosw test module.
+ * paths, the protosw test module, and loading on demand by socket().
  *
  * Runs as root with af_demo loaded with default parameters, and leaves it
  * loaded that way (every case restores it in its teardown, also after a
@@ -291,6 +291,35 @@ static int kmsg_count(int fd, long num, char *last, size_t len)
 	return count;
 }
 
+/*
+ * MODULE_ALIAS_NETPROTO: with af_demo installed (here in an overlay on the
+ * read-only /lib/modules) and not loaded, socket(AF_DEMO) loads it through
+ * request_module("net-pf-22...") and modprobe. The alias names the
+ * default family, so this holds for AF_DEMO only.
+ */
+#define AUTOLOAD_DIR	"/tmp/afdemo-autoload"
+
+static int autoload_install(bool install)
+{
+	char cmd[1024];
+
+	if (install)
+		snprintf(cmd, sizeof(cmd),
+			 "set -e; k=$(uname -r); d=%s; m=/lib/modules/$k;"
+			 " mkdir -p $d; mount -t tmpfs afdemo $d;"
+			 " mkdir -p $d/upper $d/work;"
+			 " mount -t overlay overlay -o lowerdir=$m,upperdir=$d/upper,workdir=$d/work $m;"
+			 " mkdir -p $m/extra; cp '%s' $m/extra/; depmod $k",
+			 AUTOLOAD_DIR, ko);
+	else
+		snprintf(cmd, sizeof(cmd),
+			 "d=%s; m=/lib/modules/$(uname -r);"
+			 " (! mountpoint -q $m || umount $m) &&"
+			 " (! mountpoint -q $d || umount $d) && rmdir $d",
+			 AUTOLOAD_DIR);
+	return system(cmd);
+}
+
 FIXTURE(mod) {
 	pid_t child;
 };
@@ -319,6 +348,9 @@ FIXTURE_TEARDOWN(mod)
 	}
 	/* Drop every socket a failed assertion left open. */
 	syscall(SYS_close_range, 3, ~0U, 0);
+	/* Never leave af_demo installed for autoloading. */
+	if (!access(AUTOLOAD_DIR, F_OK) && autoload_install(false))
+		_metadata->exit_code = KSFT_FAIL;
 	/*
 	 * No EXPECT here: after a failed ASSERT the harness leaves its
 	 * trigger set, so an EXPECT's TH_LOG would print even on success.
@@ -561,6 +593,25 @@ TEST_F_TIMEOUT(mod, killed_child_socket_released, 120)
 		TH_LOG("refcnt did not drop to 0 after the child was killed");
 	ASSERT_EQ(0, mod_unload(MOD_NAME));
 	ASSERT_EQ(0, mod_load(ko, ""));
+}
+
+TEST_F_TIMEOUT(mod, autoload_by_family_alias, 120)
+{
+	int fd, ret;
+
+	if (def_family != AF_DEMO)
+		SKIP(return, "the alias names family %d only", AF_DEMO);
+	ASSERT_EQ(0, mod_unload_idle(MOD_NAME));
+	ASSERT_EQ(0, autoload_install(true)) TH_LOG("installing into an overlay");
+
+	fd = socket(AF_DEMO, SOCK_DGRAM, 0);
+	ret = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	ASSERT_EQ(0, autoload_install(false));
+	ASSERT_EQ(0, ret) TH_LOG("socket(AF_DEMO) did not load af_demo: %s",
+				 strerror(ret));
+	ASSERT_TRUE(mod_present(MOD_NAME));
 }
 
 int main(int argc, char **argv)
