@@ -8,7 +8,7 @@
  *     __sock_create()              net/socket.c
  *       net_families[AF_DEMO]      filled by sock_register(&demo_family_ops)
  *         ->create = demo_create() looks (type, protocol) up in demo_protosw[]
- *           sk_alloc(answer->prot) the transport's struct proto
+ *           sk_alloc()             from the matching entry's struct proto
  *           sock_init_data()
  *           sk->sk_prot->init()
  *     sock_map_fd()
@@ -69,8 +69,9 @@ EXPORT_SYMBOL_GPL(demo_family_get);
  * overridden.
  *
  * Context: process context; takes a spinlock.
- * Return: 0 on success; -EINVAL for an out-of-range type or protocol or a
- * missing prot or ops; -EPERM when a PERMANENT entry already holds the pair.
+ * Return: 0 on success; -EINVAL for an out-of-range type or protocol, a
+ * missing prot or ops, or a prot whose sockets are smaller than struct
+ * demo_sock; -EPERM when a PERMANENT entry already holds the pair.
  */
 int demo_register_protosw(struct demo_protosw *p)
 {
@@ -78,8 +79,10 @@ int demo_register_protosw(struct demo_protosw *p)
 	struct demo_protosw *answer;
 	int protocol = p->protocol;
 
+	/* demo_create() treats every socket as a struct demo_sock. */
 	if (p->type >= SOCK_MAX || protocol >= DEMOPROTO_MAX ||
-	    !p->prot || !p->ops)
+	    !p->prot || !p->ops ||
+	    p->prot->obj_size < sizeof(struct demo_sock))
 		return -EINVAL;
 
 	spin_lock_bh(&demo_protosw_lock);
@@ -163,26 +166,33 @@ VISIBLE_IF_KUNIT bool demo_protosw_match(int entry_protocol, int *protocol)
 EXPORT_SYMBOL_IF_KUNIT(demo_protosw_match);
 
 /*
- * Find the entry for (type, *protocol) and pin its module; on success
- * *protocol holds the protocol the socket gets.
+ * Find the entry for (type, *protocol), copy it to @answer and pin its
+ * module: the entry itself may be unregistered and freed as soon as the
+ * RCU read side ends. On success *protocol holds the protocol the socket
+ * gets.
  */
-static struct demo_protosw *demo_protosw_get(int type, int *protocol)
+static int demo_protosw_get(int type, int *protocol,
+			    struct demo_protosw *answer)
 {
-	struct demo_protosw *answer;
+	struct demo_protosw *p;
 	int err = -ESOCKTNOSUPPORT;
 
 	rcu_read_lock();
-	list_for_each_entry_rcu(answer, &demo_protosw_table[type], list) {
+	list_for_each_entry_rcu(p, &demo_protosw_table[type], list) {
 		err = 0;
-		if (demo_protosw_match(answer->protocol, protocol))
+		if (demo_protosw_match(p->protocol, protocol))
 			break;
 		err = -EPROTONOSUPPORT;
 	}
-	if (!err && !try_module_get(answer->prot->owner))
-		err = -EPROTONOSUPPORT;
+	if (!err) {
+		if (try_module_get(p->prot->owner))
+			*answer = *p;
+		else
+			err = -EPROTONOSUPPORT;
+	}
 	rcu_read_unlock();
 
-	return err ? ERR_PTR(err) : answer;
+	return err;
 }
 
 static void demo_sock_destruct(struct sock *sk)
@@ -204,7 +214,7 @@ static void demo_sock_destruct(struct sock *sk)
 static int demo_create(struct net *net, struct socket *sock, int protocol,
 		       int kern)
 {
-	struct demo_protosw *answer;
+	struct demo_protosw answer;
 	int try_loading_module = 0;
 	struct inet_sock *inet;
 	struct sock *sk;
@@ -216,8 +226,8 @@ static int demo_create(struct net *net, struct socket *sock, int protocol,
 	sock->state = SS_UNCONNECTED;
 
 lookup_protocol:
-	answer = demo_protosw_get(sock->type, &protocol);
-	if (IS_ERR(answer)) {
+	err = demo_protosw_get(sock->type, &protocol, &answer);
+	if (err) {
 		if (try_loading_module < 2) {
 			if (++try_loading_module == 1)
 				request_module("net-pf-%d-proto-%d-type-%d",
@@ -227,7 +237,7 @@ lookup_protocol:
 					       family, protocol);
 			goto lookup_protocol;
 		}
-		return PTR_ERR(answer);
+		return err;
 	}
 
 	err = -EPERM;
@@ -236,13 +246,13 @@ lookup_protocol:
 		goto out_module_put;
 
 	err = -ENOMEM;
-	sk = sk_alloc(net, family, GFP_KERNEL, answer->prot, kern);
+	sk = sk_alloc(net, family, GFP_KERNEL, answer.prot, kern);
 	if (!sk)
 		goto out_module_put;
 
-	sock->ops = answer->ops;
+	sock->ops = answer.ops;
 	sock_init_data(sock, sk);
-	if (answer->flags & DEMO_PROTOSW_REUSE)
+	if (answer.flags & DEMO_PROTOSW_REUSE)
 		sk->sk_reuse = SK_CAN_REUSE;
 	sk->sk_protocol = protocol;
 	sk->sk_destruct = demo_sock_destruct;
@@ -268,7 +278,7 @@ lookup_protocol:
 
 out_module_put:
 	/* The socket, if any, now holds its own reference. */
-	module_put(answer->prot->owner);
+	module_put(answer.prot->owner);
 	return err;
 }
 

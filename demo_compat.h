@@ -50,6 +50,11 @@ static inline int demo_compat_ioctl_ret(unsigned long karg, int val)
 }
 #endif
 
+/* 6.5: splice() hands sendmsg() pages with MSG_SPLICE_PAGES. */
+#ifndef MSG_SPLICE_PAGES
+#define MSG_SPLICE_PAGES	0
+#endif
+
 /* 6.10: proto_ops.accept takes struct proto_accept_arg. */
 #ifdef DEMO_HAVE_PROTO_ACCEPT_ARG
 #define DEMO_ACCEPT_ARGS	struct proto_accept_arg *arg

@@ -5,7 +5,8 @@
  * Sockets are found by local port in the namespace's bind hash. Readers
  * (softirq receive, ICMP errors, /proc) walk it under RCU; sockets are
  * SOCK_RCU_FREE so a reader never sees one freed under it. Writers
- * (bind, autobind, disconnect, close) hold demo_net.lock.
+ * (bind, autobind, disconnect, close; all in process context) hold the
+ * demo_net.lock mutex, and change what readers match on with WRITE_ONCE().
  */
 
 #include <linux/icmp.h>
@@ -49,7 +50,7 @@ static int demo_dgram_get_port(struct sock *sk, u16 port)
 	int low, high, remaining, offset, i;
 	int err = -EADDRINUSE;
 
-	spin_lock_bh(&dn->lock);
+	mutex_lock(&dn->lock);
 	if (port) {
 		if (demo_dgram_port_used(dn, sk, port))
 			goto out_unlock;
@@ -61,19 +62,20 @@ static int demo_dgram_get_port(struct sock *sk, u16 port)
 			port = low + (offset + i) % remaining;
 			if (!demo_dgram_port_used(dn, sk, port))
 				break;
+			cond_resched();
 		}
 		if (i == remaining)
 			goto out_unlock;
 	}
 
-	inet->inet_num = port;
+	WRITE_ONCE(inet->inet_num, port);
 	inet->inet_sport = htons(port);
 	sk_add_node_rcu(sk, demo_bind_bucket(dn, port));
 	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, 1);
 	err = 0;
 
 out_unlock:
-	spin_unlock_bh(&dn->lock);
+	mutex_unlock(&dn->lock);
 	return err;
 }
 
@@ -82,13 +84,13 @@ static void demo_dgram_unhash(struct sock *sk)
 	struct demo_net *dn = demo_pernet(sock_net(sk));
 	struct inet_sock *inet = inet_sk(sk);
 
-	spin_lock_bh(&dn->lock);
+	mutex_lock(&dn->lock);
 	if (sk_del_node_init_rcu(sk)) {
-		inet->inet_num = 0;
+		WRITE_ONCE(inet->inet_num, 0);
 		inet->inet_sport = 0;
 		sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
 	}
-	spin_unlock_bh(&dn->lock);
+	mutex_unlock(&dn->lock);
 }
 
 /* Bind an unbound socket to an ephemeral port, as UDP's autobind does. */
@@ -151,8 +153,8 @@ static int demo_dgram_disconnect(struct sock *sk, int flags)
 	struct inet_sock *inet = inet_sk(sk);
 
 	sk->sk_state = TCP_CLOSE;
-	inet->inet_daddr = 0;
-	inet->inet_dport = 0;
+	WRITE_ONCE(inet->inet_daddr, 0);
+	WRITE_ONCE(inet->inet_dport, 0);
 	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK)) {
 		inet->inet_saddr = 0;
 		WRITE_ONCE(inet->inet_rcv_saddr, 0);
@@ -204,8 +206,8 @@ static int demo_dgram_connect(struct sock *sk, struct sockaddr *uaddr,
 		inet->inet_saddr = fl4.saddr;
 	if (!inet->inet_rcv_saddr)
 		WRITE_ONCE(inet->inet_rcv_saddr, fl4.saddr);
-	inet->inet_daddr = fl4.daddr;
-	inet->inet_dport = sa->sdemo_port;
+	WRITE_ONCE(inet->inet_daddr, fl4.daddr);
+	WRITE_ONCE(inet->inet_dport, sa->sdemo_port);
 	sk->sk_state = TCP_ESTABLISHED;
 
 out_rt:
@@ -284,14 +286,19 @@ static struct sock *demo_dgram_lookup(struct net *net, __be32 raddr,
 	sk_for_each_rcu(sk, demo_bind_bucket(dn, port)) {
 		const struct inet_sock *inet = inet_sk(sk);
 		__be32 rcv_saddr = READ_ONCE(inet->inet_rcv_saddr);
+		__be16 dport = READ_ONCE(inet->inet_dport);
+		int bound_dev_if = READ_ONCE(sk->sk_bound_dev_if);
 
-		if (inet->inet_num != port || sk->sk_protocol != DEMOPROTO_DGRAM)
+		/* Fields change under the socket lock while we look. */
+		if (READ_ONCE(inet->inet_num) != port ||
+		    sk->sk_protocol != DEMOPROTO_DGRAM)
 			continue;
 		if (rcv_saddr && rcv_saddr != laddr)
 			continue;
-		if (inet->inet_dport && (inet->inet_daddr != raddr || inet->inet_dport != rport))
+		if (dport && (dport != rport ||
+			      READ_ONCE(inet->inet_daddr) != raddr))
 			continue;
-		if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != dif)
+		if (bound_dev_if && bound_dev_if != dif)
 			continue;
 		if (rcv_saddr)
 			return sk;

@@ -74,9 +74,14 @@ void demo_fill_sockaddr(struct sockaddr_demo *sa, __be32 addr, __be16 port)
 	memset(sa->sdemo_zero, 0, sizeof(sa->sdemo_zero));
 }
 
-/* Send flags a datagram socket understands; others are EOPNOTSUPP. */
+/*
+ * Send flags a datagram socket understands; others, MSG_OOB and MSG_MORE
+ * (no corking) among them, are EOPNOTSUPP. sendmmsg() adds MSG_BATCH and
+ * splice() MSG_SPLICE_PAGES, which need nothing special here.
+ */
 #define DEMO_SEND_FLAGS	(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_DONTROUTE | \
-			 MSG_CONFIRM | MSG_EOR | MSG_CMSG_COMPAT)
+			 MSG_CONFIRM | MSG_EOR | MSG_CMSG_COMPAT | \
+			 MSG_BATCH | MSG_SPLICE_PAGES)
 
 /**
  * demo_hdr_fill() - write the DEMO header of a packet and its checksum
@@ -124,7 +129,8 @@ EXPORT_SYMBOL_IF_KUNIT(demo_hdr_fill);
  * @dontroute: only directly connected destinations (MSG_DONTROUTE)
  *
  * Return: a route reference, or ERR_PTR(-EACCES) for a broadcast route
- * without SO_BROADCAST, or another routing error.
+ * without SO_BROADCAST, ERR_PTR(-EOPNOTSUPP) for a multicast one, or
+ * another routing error.
  */
 struct rtable *demo_route(struct sock *sk, struct flowi4 *fl4, __be32 daddr,
 			  __be32 saddr, __be16 dport, __be16 sport, u8 tos,
@@ -140,10 +146,16 @@ struct rtable *demo_route(struct sock *sk, struct flowi4 *fl4, __be32 daddr,
 			   tos & IPTOS_TOS_MASK, scope, demo_ipproto, 0,
 			   daddr, saddr, dport, sport, sk->sk_uid);
 	rt = ip_route_output_flow(sock_net(sk), fl4, sk);
-	if (!IS_ERR(rt) && (rt->rt_flags & RTCF_BROADCAST) &&
-	    !sock_flag(sk, SOCK_BROADCAST)) {
+	if (IS_ERR(rt))
+		return rt;
+	/* Broadcast needs SO_BROADCAST, as for UDP; multicast is not done. */
+	if ((rt->rt_flags & RTCF_BROADCAST) && !sock_flag(sk, SOCK_BROADCAST)) {
 		ip_rt_put(rt);
 		return ERR_PTR(-EACCES);
+	}
+	if (rt->rt_flags & RTCF_MULTICAST) {
+		ip_rt_put(rt);
+		return ERR_PTR(-EOPNOTSUPP);
 	}
 	return rt;
 }
@@ -225,15 +237,18 @@ int demo_xmit(struct sock *sk, struct msghdr *msg, size_t len,
 	skb->mark = READ_ONCE(sk->sk_mark);
 	skb_dst_set(skb, &rt->dst);
 
+	/*
+	 * Like UDP without IP_RECVERR, a packet dropped by a full queue
+	 * below us is counted, not reported: the datagram was sent.
+	 */
 	err = ip_local_out(net, sk, skb);
 	if (err > 0)
 		err = net_xmit_errno(err);
-	if (err) {
-		if (err == -ENOBUFS)
-			demo_inc_stats(net, DEMO_MIB_SNDBUFERRORS);
-		return err;
+	if (err == -ENOBUFS) {
+		demo_inc_stats(net, DEMO_MIB_SNDBUFERRORS);
+		err = 0;
 	}
-	return len;
+	return err ?: len;
 
 out_free:
 	kfree_skb(skb);
@@ -449,6 +464,10 @@ static int demo_rcv(struct sk_buff *skb)
 	case DEMOPROTO_DGRAM:
 		demo_dgram_rcv(skb);
 		break;
+	default:
+		/* demo_validate() admits only the types handled here. */
+		kfree_skb(skb);
+		break;
 	}
 	return 0;
 }
@@ -514,7 +533,7 @@ static int __net_init demo_net_init(struct net *net)
 	struct demo_net *dn = demo_pernet(net);
 	int i, err;
 
-	spin_lock_init(&dn->lock);
+	mutex_init(&dn->lock);
 	for (i = 0; i < DEMO_HTABLE_SIZE; i++)
 		INIT_HLIST_HEAD(&dn->bind_hash[i]);
 	INIT_HLIST_HEAD(&dn->raw_list);

@@ -10,7 +10,7 @@
 #include <linux/net.h>
 #include <linux/percpu.h>
 #include <linux/skbuff.h>
-#include <linux/spinlock.h>
+#include <linux/mutex.h>
 #include <net/inet_sock.h>
 #include <net/sock.h>
 #include <uapi/linux/af_demo.h>
@@ -92,13 +92,14 @@ struct demo_mib {
 
 /**
  * struct demo_net - per network namespace state
- * @lock: serialises writers of @bind_hash and @raw_list; readers use RCU
+ * @lock: serialises writers of @bind_hash and @raw_list, all in process
+ *	context; readers (softirq receive, /proc) use RCU
  * @bind_hash: bound protocol sockets, hashed by local port
  * @raw_list: raw sockets, each of which sees every valid packet
  * @mib: per-CPU counters
  */
 struct demo_net {
-	spinlock_t		lock;	/* writers of bind_hash, raw_list */
+	struct mutex		lock;	/* writers of bind_hash, raw_list */
 	struct hlist_head	bind_hash[DEMO_HTABLE_SIZE];
 	struct hlist_head	raw_list;
 	struct demo_mib __percpu *mib;

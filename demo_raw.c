@@ -23,16 +23,19 @@
 static bool demo_raw_match(const struct sock *sk, const struct sk_buff *skb)
 {
 	const struct inet_sock *inet = inet_sk(sk);
+	__be32 rcv_saddr = READ_ONCE(inet->inet_rcv_saddr);
+	__be32 daddr = READ_ONCE(inet->inet_daddr);
+	int bound_dev_if = READ_ONCE(sk->sk_bound_dev_if);
 	const struct iphdr *iph = ip_hdr(skb);
 
 	if (sk->sk_protocol != DEMOPROTO_ANY &&
 	    sk->sk_protocol != demo_hdr(skb)->type)
 		return false;
-	if (inet->inet_rcv_saddr && inet->inet_rcv_saddr != iph->daddr)
+	if (rcv_saddr && rcv_saddr != iph->daddr)
 		return false;
-	if (inet->inet_daddr && inet->inet_daddr != iph->saddr)
+	if (daddr && daddr != iph->saddr)
 		return false;
-	if (sk->sk_bound_dev_if && sk->sk_bound_dev_if != inet_iif(skb))
+	if (bound_dev_if && bound_dev_if != inet_iif(skb))
 		return false;
 	return !(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
 }
@@ -67,10 +70,10 @@ static int demo_raw_init(struct sock *sk)
 
 	sock_set_flag(sk, SOCK_RCU_FREE);
 
-	spin_lock_bh(&dn->lock);
+	mutex_lock(&dn->lock);
 	sk_add_node_rcu(sk, &dn->raw_list);
 	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, 1);
-	spin_unlock_bh(&dn->lock);
+	mutex_unlock(&dn->lock);
 	return 0;
 }
 
@@ -78,10 +81,10 @@ static void demo_raw_unhash(struct sock *sk)
 {
 	struct demo_net *dn = demo_pernet(sock_net(sk));
 
-	spin_lock_bh(&dn->lock);
+	mutex_lock(&dn->lock);
 	if (sk_del_node_init_rcu(sk))
 		sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
-	spin_unlock_bh(&dn->lock);
+	mutex_unlock(&dn->lock);
 }
 
 static void demo_raw_close(struct sock *sk, long timeout)
@@ -108,7 +111,7 @@ static int demo_raw_bind(struct sock *sk, struct sockaddr *uaddr,
 		return -EADDRNOTAVAIL;
 
 	lock_sock(sk);
-	inet->inet_rcv_saddr = addr;
+	WRITE_ONCE(inet->inet_rcv_saddr, addr);
 	inet->inet_saddr = addr;
 	release_sock(sk);
 	return 0;
@@ -127,13 +130,13 @@ static int demo_raw_connect(struct sock *sk, struct sockaddr *uaddr,
 
 	lock_sock(sk);
 	if (uaddr->sa_family == AF_UNSPEC) {
-		inet->inet_daddr = 0;
+		WRITE_ONCE(inet->inet_daddr, 0);
 		sk->sk_state = TCP_CLOSE;
 		err = 0;
 	} else {
 		err = demo_check_sockaddr(uaddr, addr_len);
 		if (!err) {
-			inet->inet_daddr = sa->sdemo_addr.s_addr;
+			WRITE_ONCE(inet->inet_daddr, sa->sdemo_addr.s_addr);
 			sk->sk_state = TCP_ESTABLISHED;
 		}
 	}

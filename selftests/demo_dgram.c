@@ -1194,6 +1194,48 @@ TEST_F(demo, send_flags_accepted)
 	EXPECT_EQ(out + (long)i, demo_stat("OutDatagrams"));
 }
 
+/* sendmmsg() marks all but the last message MSG_BATCH: one datagram each. */
+TEST_F(demo, sendmmsg_batch)
+{
+	int fd = dgram_at(LO, 0), rcv = dgram_at(LO, 0);
+	struct sockaddr_demo to;
+	struct mmsghdr msgs[3];
+	struct iovec iov[3];
+	char buf[8];
+	int i;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, rcv);
+	demo_addr(&to, LO, port_of(rcv));
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < 3; i++) {
+		iov[i].iov_base = (void *)&"abc"[i];
+		iov[i].iov_len = 1;
+		msgs[i].msg_hdr.msg_name = &to;
+		msgs[i].msg_hdr.msg_namelen = sizeof(to);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	ASSERT_EQ(3, sendmmsg(fd, msgs, 3, 0)) TH_LOG("%s", strerror(errno));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, recv_one(rcv, buf, sizeof(buf), 0, NULL));
+		EXPECT_EQ("abc"[i], buf[0]);
+	}
+}
+
+/* Multicast is not supported: sending or connecting to a group fails. */
+TEST_F(demo, multicast_refused)
+{
+	int fd = dgram_at(LO, 0);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, sh("ip route add 224.0.0.0/4 dev lo"));
+	EXPECT_EQ(-1, send_to(fd, "m", 1, 0, "224.1.2.3", 4000));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, connect_to(fd, "224.1.2.3", 4000));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+}
+
 TEST_F(demo, send_autobinds)
 {
 	int fd = dsock(SOCK_DGRAM, 0), rcv = dgram_at(LO, 0), lo, hi;
