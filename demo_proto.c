@@ -41,6 +41,7 @@ int demo_ipproto = IPPROTO_DEMO;
 module_param_named(ipproto, demo_ipproto, int, 0444);
 MODULE_PARM_DESC(ipproto, "IP protocol number to register (default "
 		 __stringify(IPPROTO_DEMO) ")");
+EXPORT_SYMBOL_IF_KUNIT(demo_ipproto);
 
 static unsigned int demo_net_id __read_mostly;
 

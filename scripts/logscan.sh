@@ -23,7 +23,7 @@ case $1 in -h|--help) usage ;; esac
 
 bad='BUG:|WARNING:|Oops|KFENCE|general protection|refcount_t'
 bad+='|list_add corruption|list_del corruption|UBSAN|KASAN'
-bad+='|kmemleak|unreferenced object|Kernel panic|kernel BUG at'
+bad+='|kmemleak: [0-9]+ new suspected|unreferenced object|Kernel panic|kernel BUG at'
 bad+='|sleeping function called from invalid context'
 bad+='|possible recursive locking|circular locking|inconsistent lock state'
 bad+='|stack-protector|slab .* corrupt|Redzone|Poison overwritten'

@@ -8,12 +8,15 @@
 #   3. make lint: checkpatch --strict and sparse;
 #   4. boot a QEMU guest on each kernel and run selftests/run_guest.sh there;
 #      each guest's kernel log must be clean.
+# The kernels are the Debian 6.1 and 6.12 kernels (scripts/kernels.sh) and
+# a debug kernel (KASAN, lockdep, kmemleak, KFENCE, UBSAN, KUnit, ...) that
+# scripts/debug-kernel.sh builds from linux-source-6.12 and caches.
 # Each build, lint and kernel-log check counts as one case next to the
 # selftest cases. The last line is "N passed, N failed, N skipped"; the
 # exit status is non-zero if anything failed or a VM gave no status.
 #
-# Env: KVERS="ver ..." to test other installed kernels; AFDEMO_VM_TIMEOUT
-# (seconds per VM, default 2400).
+# Env: KVERS="ver ..." to test other installed kernels; AFDEMO_DEBUG_KERNEL=0
+# to skip the debug kernel; AFDEMO_VM_TIMEOUT (seconds per VM, default 3600).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,30 +60,60 @@ echo "kernels: $kvers"
 for k in $kvers; do
 	run "build_modules_$k" make modules KVER="$k"
 done
+
+# The debug kernel: built from linux-source-6.12 (cached), a third lane.
+dbg=
+if [ "${AFDEMO_DEBUG_KERNEL:-1}" = 1 ]; then
+	echo "== debug kernel (cached after the first build)"
+	log=$results/build_debug_kernel.log
+	# Its progress is worth seeing: a cold build takes a while.
+	scripts/debug-kernel.sh 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	case_result build_debug_kernel "$rc"
+	if [ "$rc" = 0 ]; then
+		eval "$(grep -E '^(BZIMAGE|KDIR|KVER)=' "$log")"
+		dbg=$KVER
+		dbg_image=$BZIMAGE
+		dbg_kdir=$KDIR
+		run "build_modules_$dbg" make modules KDIR="$dbg_kdir"
+	fi
+fi
+
 run build_selftests make selftests
 run build_examples make examples
 run lint_checkpatch make checkpatch
 for k in $kvers; do
-	run "lint_sparse_$k" make "sparse-$k"
+	run "lint_sparse_$k" make "sparse-$k" KVER="$k"
 done
+[ -z "$dbg" ] || run "lint_sparse_$dbg" make "sparse-$dbg" KDIR="$dbg_kdir"
 
-for k in $kvers; do
-	out=$results/$k
+# vm_suite NAME VM-RUN-ARGS...: the selftests in one guest, plus its checks.
+vm_suite() {
+	local name=$1 out=$results/$1 status logcheck
+
+	shift
 	mkdir -p "$out"
-	echo "== selftests on $k"
-	AFDEMO_APPEND=quiet scripts/vm-run.sh -k "$k" -o "$out" \
-		-t "${AFDEMO_VM_TIMEOUT:-2400}" -- selftests/run_guest.sh
+	echo "== selftests on $name"
+	scripts/vm-run.sh "$@" -o "$out" -t "${AFDEMO_VM_TIMEOUT:-3600}" \
+		-- selftests/run_guest.sh
 	status=$(sed -n 's/^status=//p' "$out/result" 2>/dev/null)
 	logcheck=$(sed -n 's/^logcheck=//p' "$out/result" 2>/dev/null)
-	case_result "vm_returned_status_$k" "$([ -n "$status" ] && [ "$status" != none ]; echo $?)"
-	case_result "kernel_log_clean_$k" "$([ "$logcheck" = clean ]; echo $?)"
-done
+	case_result "vm_returned_status_$name" "$([ -n "$status" ] && [ "$status" != none ]; echo $?)"
+	case_result "kernel_log_clean_$name" "$([ "$logcheck" = clean ]; echo $?)"
+}
 
-echo "== selftest results"
 dirs=()
 for k in $kvers; do
+	AFDEMO_APPEND=quiet vm_suite "$k" -k "$k"
 	dirs+=("$results/$k")
 done
+if [ -n "$dbg" ]; then
+	# KUnit is built in but disabled by default: enable it for the run.
+	AFDEMO_APPEND="quiet kunit.enable=1" vm_suite "$dbg" -K "$dbg_image"
+	dirs+=("$results/$dbg")
+fi
+
+echo "== selftest results"
 summary=$(scripts/tap-summary.sh "${dirs[@]}" 2>&1)
 echo "$summary"
 read -r _ p f s <<<"$(tail -n 1 <<<"$summary")"

@@ -2203,7 +2203,9 @@ static ssize_t capture(int cap, void *buf, size_t len)
 
 static int proc_int(const char *path)
 {
-	return (int)demo_read_long(path);
+	long val;
+
+	return demo_read_long(path, &val) ? -1 : (int)val;
 }
 
 TEST_F(demo, wire_format)

@@ -23,10 +23,10 @@
 
 #define DEMO_SYSFS_PARAM "/sys/module/af_demo/parameters/"
 
-/* Read an integer file such as a module parameter; -1 on any error. */
-static inline long demo_read_long(const char *path)
+/* Read a decimal integer file such as a module parameter; 0 on success. */
+static inline int demo_read_long(const char *path, long *val)
 {
-	char buf[64];
+	char buf[64], *end;
 	ssize_t n;
 	int fd;
 
@@ -38,19 +38,31 @@ static inline long demo_read_long(const char *path)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	return strtol(buf, NULL, 0);
+	errno = 0;
+	*val = strtol(buf, &end, 10);
+	return errno || end == buf ? -1 : 0;
+}
+
+/* A module parameter of af_demo, -1 if it cannot be read. */
+static inline int demo_param(const char *name)
+{
+	char path[128];
+	long val;
+
+	snprintf(path, sizeof(path), DEMO_SYSFS_PARAM "%s", name);
+	return demo_read_long(path, &val) ? -1 : (int)val;
 }
 
 /* The address family the loaded af_demo module registered. */
 static inline int demo_family(void)
 {
-	return (int)demo_read_long(DEMO_SYSFS_PARAM "family");
+	return demo_param("family");
 }
 
 /* The IP protocol number the loaded af_demo module registered. */
 static inline int demo_ipproto(void)
 {
-	return (int)demo_read_long(DEMO_SYSFS_PARAM "ipproto");
+	return demo_param("ipproto");
 }
 
 /* Fill @sa for @ip (dotted quad, NULL = INADDR_ANY) and host-order @port. */

@@ -42,32 +42,12 @@ static const char *ko, *test_ko;	/* paths from the environment */
 static int def_family = -1, def_ipproto = -1;
 static char init_err[256];
 
-/* Read a decimal integer file; 0 on success. */
-static int read_long(const char *path, long *val)
-{
-	char buf[64], *end;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	errno = 0;
-	*val = strtol(buf, &end, 10);
-	return errno || end == buf ? -1 : 0;
-}
-
 static int mod_file_long(const char *mod, const char *file, long *val)
 {
 	char path[256];
 
 	snprintf(path, sizeof(path), "/sys/module/%s/%s", mod, file);
-	return read_long(path, val);
+	return demo_read_long(path, val);
 }
 
 static bool mod_present(const char *mod)
@@ -292,10 +272,11 @@ static int kmsg_count(int fd, long num, char *last, size_t len)
 }
 
 /*
- * MODULE_ALIAS_NETPROTO: with af_demo installed (here in an overlay on the
- * read-only /lib/modules) and not loaded, socket(AF_DEMO) loads it through
- * request_module("net-pf-22...") and modprobe. The alias names the
- * default family, so this holds for AF_DEMO only.
+ * MODULE_ALIAS_NETPROTO: with af_demo installed and not loaded,
+ * socket(AF_DEMO) loads it through request_module("net-pf-22...") and
+ * modprobe. It is installed in an overlay on the host's read-only
+ * /lib/modules, which need not have a directory for the running kernel.
+ * The alias names the default family, so this holds for AF_DEMO only.
  */
 #define AUTOLOAD_DIR	"/tmp/afdemo-autoload"
 
@@ -305,15 +286,15 @@ static int autoload_install(bool install)
 
 	if (install)
 		snprintf(cmd, sizeof(cmd),
-			 "set -e; k=$(uname -r); d=%s; m=/lib/modules/$k;"
+			 "set -e; k=$(uname -r); d=%s; m=/lib/modules;"
 			 " mkdir -p $d; mount -t tmpfs afdemo $d;"
 			 " mkdir -p $d/upper $d/work;"
 			 " mount -t overlay overlay -o lowerdir=$m,upperdir=$d/upper,workdir=$d/work $m;"
-			 " mkdir -p $m/extra; cp '%s' $m/extra/; depmod $k",
+			 " mkdir -p $m/$k/extra; cp '%s' $m/$k/extra/; depmod $k",
 			 AUTOLOAD_DIR, ko);
 	else
 		snprintf(cmd, sizeof(cmd),
-			 "d=%s; m=/lib/modules/$(uname -r);"
+			 "d=%s; m=/lib/modules;"
 			 " (! mountpoint -q $m || umount $m) &&"
 			 " (! mountpoint -q $d || umount $d) && rmdir $d",
 			 AUTOLOAD_DIR);

@@ -17,6 +17,7 @@ TESTS=(
 	build/selftests/demo_dgram:600
 	build/selftests/demo_module:900
 	selftests/demo_socat.sh:300
+	selftests/demo_kunit.sh:300
 )
 MOD=af_demo
 # Kernel modules the tests need besides af_demo (the guest does not autoload).
@@ -70,6 +71,20 @@ wait_refcnt0() {
 load() {
 	if ! insmod "$AFDEMO_KO"; then
 		diag "insmod $AFDEMO_KO failed"
+		return 1
+	fi
+}
+
+# kmemleak (debug kernels): forget what boot left, report what the run left.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+# shellcheck disable=SC2317
+kmemleak_clean() {
+	# Two scans: an object is reported once it stayed unreferenced.
+	echo scan >"$KMEMLEAK" && echo scan >"$KMEMLEAK" || return 1
+	if grep -q "unreferenced object" "$KMEMLEAK"; then
+		diag "kmemleak: $(grep -c 'unreferenced object' "$KMEMLEAK") leaks"
+		sed -n '1,80s/^/# /p' "$KMEMLEAK" | tee -a "$final"
 		return 1
 	fi
 }
@@ -143,6 +158,7 @@ if loaded; then
 	diag "$MOD was already loaded; reloading it with default parameters"
 	rmmod "$MOD" || true
 fi
+[ ! -w "$KMEMLEAK" ] || echo clear >"$KMEMLEAK"
 check insmod_af_demo load
 
 for t in "${tests[@]}"; do
@@ -165,6 +181,7 @@ if loaded; then
 	done </proc/net/demo_stat || diag "cannot read /proc/net/demo_stat"
 fi
 check final_rmmod final_rmmod
+[ ! -w "$KMEMLEAK" ] || check kmemleak_clean kmemleak_clean
 echo "1..$nfinal" >>"$final"
 
 echo "# run_guest: exit $rc"
