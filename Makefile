@@ -18,6 +18,9 @@ BUILD := $(SRC)/build
 
 ifneq ($(KDIR),)
 KVER ?= $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null)
+ifeq ($(KVER),)
+$(error cannot read the kernel release of KDIR=$(KDIR))
+endif
 KVERS := $(KVER)
 else ifneq ($(KVER),)
 KVERS := $(KVER)
@@ -44,10 +47,11 @@ CHECKPATCH := $(TOOLS)/scripts/checkpatch.pl
 all: modules
 
 modules: $(addprefix modules-,$(KVERS))
+	@test -n "$(strip $(KVERS))" || \
+		{ echo "no kernel headers found; set KVER or KDIR" >&2; exit 1; }
 
 # Link the sources into build/<version> and run kbuild there.
 modules-%: FORCE
-	@test -n "$*" || { echo "no kernel headers found; set KVER or KDIR" >&2; exit 1; }
 	@mkdir -p $(BUILD)/$*/selftests
 	@for f in $(MODULE_SRCS) $(TEST_MODULE_SRCS); do \
 		ln -sfn $(SRC)/$$f $(BUILD)/$*/$$f; done
@@ -55,6 +59,8 @@ modules-%: FORCE
 	$(MAKE) -C $(call kdir,$*) M=$(BUILD)/$* $(KBUILD_FLAGS) modules
 
 sparse: $(addprefix sparse-,$(KVERS))
+	@test -n "$(strip $(KVERS))" || \
+		{ echo "no kernel headers found; set KVER or KDIR" >&2; exit 1; }
 
 # Only reports located in our own sources count: Debian's sparse is older
 # than some kernel headers it reads.
