@@ -9,7 +9,7 @@
 set -eu
 
 PACKAGES="
-	build-essential bc bison flex kmod cpio xz-utils gzip
+	build-essential bc bison flex kmod cpio xz-utils gzip libelf-dev
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.12
