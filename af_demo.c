@@ -31,10 +31,12 @@
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/rculist.h>
+#include <linux/sched/signal.h>
 #include <linux/socket.h>
 #include <kunit/visibility.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
+#include <net/tcp_states.h>
 
 #include "demo_proto.h"
 
@@ -204,6 +206,27 @@ static void demo_sock_destruct(struct sock *sk)
 	WARN_ON_ONCE(sk->sk_wmem_queued);
 }
 
+/**
+ * demo_sock_init() - the AF_DEMO part of a new socket's initialisation
+ * @sk: a socket fresh from sk_alloc() and sock_init_data()
+ * @protocol: the DEMOPROTO_* it serves
+ *
+ * For demo_create() and for connections a seqpacket listener creates.
+ * AF_DEMO sockets are IP sockets underneath: IP output reads the inet_sock
+ * of skb->sk. Datagrams are never sent with DF; a transport that wants path
+ * MTU discovery changes pmtudisc in its init.
+ */
+void demo_sock_init(struct sock *sk, int protocol)
+{
+	struct inet_sock *inet = inet_sk(sk);
+
+	sk->sk_protocol = protocol;
+	sk->sk_destruct = demo_sock_destruct;
+	sk->sk_backlog_rcv = sk->sk_prot->backlog_rcv;
+	inet->uc_ttl = -1;
+	inet->pmtudisc = IP_PMTUDISC_DONT;
+}
+
 /*
  * net_proto_family.create: the analog of inet_create(). The errno rules are
  * inet_create()'s: an out-of-range protocol is EINVAL, a type with no entry
@@ -216,7 +239,6 @@ static int demo_create(struct net *net, struct socket *sock, int protocol,
 {
 	struct demo_protosw answer;
 	int try_loading_module = 0;
-	struct inet_sock *inet;
 	struct sock *sk;
 	int err;
 
@@ -254,18 +276,7 @@ lookup_protocol:
 	sock_init_data(sock, sk);
 	if (answer.flags & DEMO_PROTOSW_REUSE)
 		sk->sk_reuse = SK_CAN_REUSE;
-	sk->sk_protocol = protocol;
-	sk->sk_destruct = demo_sock_destruct;
-	sk->sk_backlog_rcv = sk->sk_prot->backlog_rcv;
-
-	/*
-	 * AF_DEMO sockets are IP sockets underneath: IP output reads the
-	 * inet_sock of skb->sk. Datagrams are never sent with DF; a transport
-	 * that wants path MTU discovery changes pmtudisc in its init.
-	 */
-	inet = inet_sk(sk);
-	inet->uc_ttl = -1;
-	inet->pmtudisc = IP_PMTUDISC_DONT;
+	demo_sock_init(sk, protocol);
 
 	err = 0;
 	if (sk->sk_prot->init) {
@@ -300,7 +311,7 @@ static int demo_release(struct socket *sock)
 	return 0;
 }
 
-static int demo_bind(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
+static int demo_bind_ops(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
 		     int addr_len)
 {
 	struct sock *sk = sock->sk;
@@ -329,7 +340,8 @@ static int demo_getname(struct socket *sock, struct sockaddr *uaddr,
 
 	lock_sock(sk);
 	if (peer) {
-		if (sk->sk_state != TCP_ESTABLISHED) {
+		if (!inet->inet_dport ||
+		    ((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_SYN_SENT))) {
 			release_sock(sk);
 			return -ENOTCONN;
 		}
@@ -412,7 +424,7 @@ static struct proto_ops demo_dgram_ops __ro_after_init = {
 	/* .family is set at load time from the family parameter. */
 	.owner		= THIS_MODULE,
 	.release	= demo_release,
-	.bind		= demo_bind,
+	.bind		= demo_bind_ops,
 	.connect	= demo_dgram_connect,
 	.socketpair	= sock_no_socketpair,
 	.accept		= sock_no_accept,
@@ -429,6 +441,146 @@ static struct proto_ops demo_dgram_ops __ro_after_init = {
 	.mmap		= sock_no_mmap,
 };
 
+/*
+ * Connection-oriented sockets (DEMOPROTO_SEQPACKET), as inet_stream_ops:
+ * the socket state (SS_*) is kept here, the connection state (TCP_*) by
+ * the transport.
+ */
+
+/*
+ * The analog of __inet_stream_connect(), with its rules: EISCONN when
+ * connected, EALREADY while a non-blocking connect is in progress (its
+ * outcome then reported once by the next connect()), EINPROGRESS for a
+ * non-blocking start, and the connection's error once it failed.
+ */
+static int demo_stream_connect(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
+			       int addr_len, int flags)
+{
+	struct sock *sk = sock->sk;
+	long timeo;
+	int err;
+
+	lock_sock(sk);
+	switch (sock->state) {
+	case SS_CONNECTED:
+		err = -EISCONN;
+		goto out_release;
+	case SS_CONNECTING:
+		err = -EALREADY;
+		break;
+	case SS_UNCONNECTED:
+		err = -EISCONN;
+		if (sk->sk_state != TCP_CLOSE)
+			goto out_release;
+		err = sk->sk_prot->connect(sk, (struct sockaddr *)uaddr,
+					   addr_len);
+		if (err < 0)
+			goto out_release;
+		sock->state = SS_CONNECTING;
+		err = -EINPROGRESS;
+		break;
+	default:
+		err = -EINVAL;
+		goto out_release;
+	}
+
+	timeo = sock_sndtimeo(sk, flags & O_NONBLOCK);
+	if (sk->sk_state == TCP_SYN_SENT) {
+		/* err stays EINPROGRESS or EALREADY if time runs out. */
+		if (!timeo || !demo_seq_wait_connect(sk, timeo))
+			goto out_release;
+		err = sock_intr_errno(timeo);
+		if (signal_pending(current))
+			goto out_release;
+	}
+
+	if (sk->sk_state == TCP_CLOSE) {
+		/* Refused, timed out or reset: the socket may connect again. */
+		err = sock_error(sk) ?: -ECONNABORTED;
+		sock->state = SS_UNCONNECTED;
+		goto out_release;
+	}
+	sock->state = SS_CONNECTED;
+	err = 0;
+
+out_release:
+	release_sock(sk);
+	return err;
+}
+
+static int demo_listen(struct socket *sock, int backlog)
+{
+	struct sock *sk = sock->sk;
+	int err = -EINVAL;
+
+	lock_sock(sk);
+	if (sock->state == SS_UNCONNECTED)
+		err = demo_seq_listen(sk, backlog);
+	release_sock(sk);
+	return err;
+}
+
+/* The analog of inet_accept(): the transport hands over a connected sock. */
+static int demo_accept(struct socket *sock, struct socket *newsock,
+		       DEMO_ACCEPT_ARGS)
+{
+	struct sock *newsk;
+	int err;
+
+	newsk = demo_seq_accept(sock->sk, DEMO_ACCEPT_FLAGS, &err,
+				DEMO_ACCEPT_KERN);
+	if (!newsk)
+		return err;
+
+	lock_sock(newsk);
+	sock_graft(newsk, newsock);
+	newsock->state = SS_CONNECTED;
+	release_sock(newsk);
+	return 0;
+}
+
+static int demo_stream_shutdown(struct socket *sock, int how)
+{
+	struct sock *sk = sock->sk;
+	int err = 0;
+
+	how++;
+	if (how < RCV_SHUTDOWN || how > SHUTDOWN_MASK)
+		return -EINVAL;
+
+	lock_sock(sk);
+	if ((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_SYN_SENT)) {
+		err = -ENOTCONN;
+	} else {
+		WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | how);
+		sk->sk_prot->shutdown(sk, how);
+	}
+	sk->sk_state_change(sk);
+	release_sock(sk);
+	return err;
+}
+
+static struct proto_ops demo_stream_ops __ro_after_init = {
+	/* .family is set at load time from the family parameter. */
+	.owner		= THIS_MODULE,
+	.release	= demo_release,
+	.bind		= demo_bind_ops,
+	.connect	= demo_stream_connect,
+	.socketpair	= sock_no_socketpair,
+	.accept		= demo_accept,
+	.getname	= demo_getname,
+	.poll		= demo_seq_poll,
+	.ioctl		= demo_ioctl,
+	.gettstamp	= sock_gettstamp,
+	.listen		= demo_listen,
+	.shutdown	= demo_stream_shutdown,
+	.setsockopt	= demo_setsockopt_ops,
+	.getsockopt	= demo_getsockopt_ops,
+	.sendmsg	= demo_sendmsg,
+	.recvmsg	= demo_recvmsg,
+	.mmap		= sock_no_mmap,
+};
+
 /* The built-in entries, like inetsw_array[]. */
 static struct demo_protosw demo_protosw_builtin[] = {
 	{
@@ -436,6 +588,13 @@ static struct demo_protosw demo_protosw_builtin[] = {
 		.protocol	= DEMOPROTO_DGRAM,
 		.prot		= &demo_dgram_prot,
 		.ops		= &demo_dgram_ops,
+		.flags		= DEMO_PROTOSW_PERMANENT,
+	},
+	{
+		.type		= SOCK_SEQPACKET,
+		.protocol	= DEMOPROTO_SEQPACKET,
+		.prot		= &demo_seq_prot,
+		.ops		= &demo_stream_ops,
 		.flags		= DEMO_PROTOSW_PERMANENT,
 	},
 	{
@@ -455,6 +614,7 @@ static struct net_proto_family demo_family_ops __ro_after_init = {
 
 static struct proto *const demo_protos[] = {
 	&demo_dgram_prot,
+	&demo_seq_prot,
 	&demo_raw_prot,
 };
 
@@ -524,7 +684,9 @@ static int __init demo_init(void)
 		return -EINVAL;
 	}
 	demo_dgram_ops.family = family;
+	demo_stream_ops.family = family;
 	demo_family_ops.family = family;
+	demo_seq_init();
 
 	err = demo_protos_register();
 	if (err)

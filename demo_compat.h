@@ -12,7 +12,9 @@
 #define _DEMO_COMPAT_H
 
 #include <linux/net.h>
+#include <linux/sysctl.h>
 #include <linux/timer.h>
+#include <net/net_namespace.h>
 #include <net/sock.h>
 
 /*
@@ -58,8 +60,12 @@ static inline int demo_compat_ioctl_ret(unsigned long karg, int val)
 /* 6.10: proto_ops.accept takes struct proto_accept_arg. */
 #ifdef DEMO_HAVE_PROTO_ACCEPT_ARG
 #define DEMO_ACCEPT_ARGS	struct proto_accept_arg *arg
+#define DEMO_ACCEPT_FLAGS	(arg->flags)
+#define DEMO_ACCEPT_KERN	(arg->kern)
 #else
 #define DEMO_ACCEPT_ARGS	int flags, bool kern
+#define DEMO_ACCEPT_FLAGS	flags
+#define DEMO_ACCEPT_KERN	kern
 #endif
 
 /* 6.19: bind and connect take struct sockaddr_unsized. */
@@ -79,6 +85,30 @@ static inline int demo_compat_ioctl_ret(unsigned long karg, int val)
 #define DEMO_IMPORT_KUNIT_NS()	MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING)
 #else
 #define DEMO_IMPORT_KUNIT_NS()	MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING")
+#endif
+
+/*
+ * 6.6: register_net_sysctl_sz() takes the table's size; before, a table
+ * ended with an empty entry.
+ */
+#ifdef DEMO_HAVE_REGISTER_NET_SYSCTL_SZ
+#define DEMO_CTL_TABLE_END
+
+static inline struct ctl_table_header *
+demo_compat_register_net_sysctl(struct net *net, const char *path,
+				struct ctl_table *table, size_t size)
+{
+	return register_net_sysctl_sz(net, path, table, size);
+}
+#else
+#define DEMO_CTL_TABLE_END	{ }
+
+static inline struct ctl_table_header *
+demo_compat_register_net_sysctl(struct net *net, const char *path,
+				struct ctl_table *table, size_t size)
+{
+	return register_net_sysctl(net, path, table);
+}
 #endif
 
 #endif /* _DEMO_COMPAT_H */

@@ -2,150 +2,19 @@
 /*
  * AF_DEMO: DEMOPROTO_DGRAM, unreliable datagrams with UDP's semantics.
  *
- * Sockets are found by local port in the namespace's bind hash. Readers
- * (softirq receive, ICMP errors, /proc) walk it under RCU; sockets are
- * SOCK_RCU_FREE so a reader never sees one freed under it. Writers
- * (bind, autobind, disconnect, close; all in process context) hold the
- * demo_net.lock mutex, and change what readers match on with WRITE_ONCE().
+ * Sockets are found by local port in the namespace's bind hash
+ * (demo_port.c), under RCU.
  */
 
 #include <linux/icmp.h>
 #include <linux/ip.h>
-#include <linux/random.h>
 #include <linux/rculist.h>
 #include <net/icmp.h>
-#include <net/inet_common.h>
 #include <net/ip.h>
 #include <net/route.h>
 #include <net/sock.h>
 
 #include "demo_proto.h"
-
-/* Would binding @sk to @port clash with a socket already in @dn? */
-static bool demo_dgram_port_used(struct demo_net *dn, const struct sock *sk,
-				 u16 port)
-{
-	__be32 addr = inet_sk(sk)->inet_rcv_saddr;
-	struct sock *other;
-
-	sk_for_each(other, demo_bind_bucket(dn, port)) {
-		const struct inet_sock *o = inet_sk(other);
-
-		if (o->inet_num == port && other->sk_protocol == sk->sk_protocol &&
-		    (!o->inet_rcv_saddr || !addr || o->inet_rcv_saddr == addr))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Give @sk local port @port, or an ephemeral one from the namespace's
- * ip_local_port_range when @port is 0, and hash it.
- * Context: socket lock held.
- */
-static int demo_dgram_get_port(struct sock *sk, u16 port)
-{
-	struct demo_net *dn = demo_pernet(sock_net(sk));
-	struct inet_sock *inet = inet_sk(sk);
-	int low, high, remaining, offset, i;
-	int err = -EADDRINUSE;
-
-	mutex_lock(&dn->lock);
-	if (port) {
-		if (demo_dgram_port_used(dn, sk, port))
-			goto out_unlock;
-	} else {
-		inet_get_local_port_range(sock_net(sk), &low, &high);
-		remaining = high - low + 1;
-		offset = get_random_u32_below(remaining);
-		for (i = 0; i < remaining; i++) {
-			port = low + (offset + i) % remaining;
-			if (!demo_dgram_port_used(dn, sk, port))
-				break;
-			cond_resched();
-		}
-		if (i == remaining)
-			goto out_unlock;
-	}
-
-	WRITE_ONCE(inet->inet_num, port);
-	inet->inet_sport = htons(port);
-	sk_add_node_rcu(sk, demo_bind_bucket(dn, port));
-	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, 1);
-	err = 0;
-
-out_unlock:
-	mutex_unlock(&dn->lock);
-	return err;
-}
-
-static void demo_dgram_unhash(struct sock *sk)
-{
-	struct demo_net *dn = demo_pernet(sock_net(sk));
-	struct inet_sock *inet = inet_sk(sk);
-
-	mutex_lock(&dn->lock);
-	if (sk_del_node_init_rcu(sk)) {
-		WRITE_ONCE(inet->inet_num, 0);
-		inet->inet_sport = 0;
-		sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
-	}
-	mutex_unlock(&dn->lock);
-}
-
-/* Bind an unbound socket to an ephemeral port, as UDP's autobind does. */
-static int demo_dgram_autobind(struct sock *sk)
-{
-	if (inet_sk(sk)->inet_num)
-		return 0;
-	return demo_dgram_get_port(sk, 0) ? -EAGAIN : 0;
-}
-
-static int demo_dgram_bind(struct sock *sk, struct sockaddr *uaddr,
-			   int addr_len)
-{
-	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
-	struct inet_sock *inet = inet_sk(sk);
-	struct net *net = sock_net(sk);
-	__be32 addr;
-	u16 port;
-	int err;
-
-	err = demo_check_sockaddr(uaddr, addr_len);
-	if (err)
-		return err;
-
-	addr = sa->sdemo_addr.s_addr;
-	if (addr != htonl(INADDR_ANY) && inet_addr_type(net, addr) != RTN_LOCAL)
-		return -EADDRNOTAVAIL;
-
-	port = ntohs(sa->sdemo_port);
-	if (port && inet_port_requires_bind_service(net, port) &&
-	    !ns_capable(net->user_ns, CAP_NET_BIND_SERVICE))
-		return -EACCES;
-
-	lock_sock(sk);
-	err = -EINVAL;
-	if (inet->inet_num)
-		goto out_release;
-
-	inet->inet_rcv_saddr = addr;
-	inet->inet_saddr = addr;
-	err = demo_dgram_get_port(sk, port);
-	if (err) {
-		inet->inet_rcv_saddr = 0;
-		inet->inet_saddr = 0;
-		goto out_release;
-	}
-	if (addr)
-		sk->sk_userlocks |= SOCK_BINDADDR_LOCK;
-	if (port)
-		sk->sk_userlocks |= SOCK_BINDPORT_LOCK;
-
-out_release:
-	release_sock(sk);
-	return err;
-}
 
 /* connect(AF_UNSPEC): forget the peer, and what connect() set implicitly. */
 static int demo_dgram_disconnect(struct sock *sk, int flags)
@@ -160,7 +29,7 @@ static int demo_dgram_disconnect(struct sock *sk, int flags)
 		WRITE_ONCE(inet->inet_rcv_saddr, 0);
 	}
 	if (!(sk->sk_userlocks & SOCK_BINDPORT_LOCK))
-		demo_dgram_unhash(sk);
+		demo_port_release(sk);
 	sk_dst_reset(sk);
 	return 0;
 }
@@ -197,7 +66,7 @@ static int demo_dgram_connect(struct sock *sk, struct sockaddr *uaddr,
 		goto out_release;
 	}
 
-	err = demo_dgram_autobind(sk);
+	err = demo_autobind(sk);
 	if (err)
 		goto out_rt;
 
@@ -247,7 +116,7 @@ static int demo_dgram_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 		release_sock(sk);
 		return -EDESTADDRREQ;
 	}
-	err = demo_dgram_autobind(sk);
+	err = demo_autobind(sk);
 	x.saddr = inet->inet_saddr;
 	x.sport = inet->inet_sport;
 	x.ttl = inet->uc_ttl;
@@ -261,12 +130,6 @@ static int demo_dgram_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 	if (err >= 0)
 		demo_inc_stats(sock_net(sk), DEMO_MIB_OUTDATAGRAMS);
 	return err;
-}
-
-static int demo_dgram_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-			      int flags, int *addr_len)
-{
-	return demo_recvmsg_common(sk, msg, len, flags, addr_len);
 }
 
 /*
@@ -403,13 +266,13 @@ struct proto demo_dgram_prot = {
 	.obj_size	= sizeof(struct demo_sock),
 	.init		= demo_dgram_init,
 	.close		= demo_dgram_close,
-	.bind		= demo_dgram_bind,
+	.bind		= demo_bind,
 	.connect	= demo_dgram_connect,
 	.disconnect	= demo_dgram_disconnect,
 	.sendmsg	= demo_dgram_sendmsg,
-	.recvmsg	= demo_dgram_recvmsg,
+	.recvmsg	= demo_recvmsg_common,
 	.ioctl		= demo_queue_ioctl,
 	.setsockopt	= demo_setsockopt,
 	.getsockopt	= demo_getsockopt,
-	.unhash		= demo_dgram_unhash,
+	.unhash		= demo_port_release,
 };

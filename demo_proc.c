@@ -2,9 +2,11 @@
 /*
  * AF_DEMO: /proc/net/demo and /proc/net/demo_stat, per network namespace.
  *
- * /proc/net/demo lists the bound protocol sockets of the namespace, one
- * line each, in the manner of /proc/net/udp: raw and unbound sockets are
- * not listed. /proc/net/demo_stat has one "Name value" counter per line.
+ * /proc/net/demo lists the namespace's protocol sockets that have a port,
+ * one line each, in the manner of /proc/net/udp and /proc/net/tcp: bound
+ * sockets from the bind hash, seqpacket connections from the connection
+ * hash, then TIME_WAIT entries. Raw and unbound sockets are not listed.
+ * /proc/net/demo_stat has one "Name value" counter per line.
  */
 
 #include <linux/proc_fs.h>
@@ -14,26 +16,58 @@
 #include <net/sock.h>
 #include <net/tcp_states.h>
 
-#include "demo_proto.h"
+#include "demo_seqpacket.h"
+
+/* The tables /proc/net/demo walks, in order. */
+enum {
+	DEMO_TABLE_BIND,
+	DEMO_TABLE_CONN,
+	DEMO_TABLE_TW,
+	DEMO_TABLES
+};
 
 struct demo_iter_state {
 	struct seq_net_private	p;	/* must be first */
+	int			table;
 	int			bucket;
 };
 
 static const char *const demo_state_names[] = {
 	[TCP_ESTABLISHED]	= "ESTABLISHED",
+	[TCP_SYN_SENT]		= "SYN_SENT",
+	[TCP_FIN_WAIT1]		= "FIN_WAIT1",
+	[TCP_FIN_WAIT2]		= "FIN_WAIT2",
+	[TCP_TIME_WAIT]		= "TIME_WAIT",
 	[TCP_CLOSE]		= "CLOSE",
+	[TCP_CLOSE_WAIT]	= "CLOSE_WAIT",
+	[TCP_LAST_ACK]		= "LAST_ACK",
+	[TCP_LISTEN]		= "LISTEN",
+	[TCP_CLOSING]		= "CLOSING",
 };
 
 static const char *const demo_mib_names[DEMO_MIB_MAX] = {
-	[DEMO_MIB_INDATAGRAMS]	= "InDatagrams",
-	[DEMO_MIB_NOPORTS]	= "NoPorts",
-	[DEMO_MIB_INERRORS]	= "InErrors",
-	[DEMO_MIB_OUTDATAGRAMS]	= "OutDatagrams",
-	[DEMO_MIB_RCVBUFERRORS]	= "RcvbufErrors",
-	[DEMO_MIB_SNDBUFERRORS]	= "SndbufErrors",
-	[DEMO_MIB_INCSUMERRORS]	= "InCsumErrors",
+	[DEMO_MIB_INDATAGRAMS]		= "InDatagrams",
+	[DEMO_MIB_NOPORTS]		= "NoPorts",
+	[DEMO_MIB_INERRORS]		= "InErrors",
+	[DEMO_MIB_OUTDATAGRAMS]		= "OutDatagrams",
+	[DEMO_MIB_RCVBUFERRORS]		= "RcvbufErrors",
+	[DEMO_MIB_SNDBUFERRORS]		= "SndbufErrors",
+	[DEMO_MIB_INCSUMERRORS]		= "InCsumErrors",
+	[DEMO_MIB_ACTIVEOPENS]		= "ActiveOpens",
+	[DEMO_MIB_PASSIVEOPENS]		= "PassiveOpens",
+	[DEMO_MIB_ATTEMPTFAILS]		= "AttemptFails",
+	[DEMO_MIB_ESTABRESETS]		= "EstabResets",
+	[DEMO_MIB_INSEGS]		= "InSegs",
+	[DEMO_MIB_OUTSEGS]		= "OutSegs",
+	[DEMO_MIB_RETRANSSEGS]		= "RetransSegs",
+	[DEMO_MIB_INRSTS]		= "InRsts",
+	[DEMO_MIB_OUTRSTS]		= "OutRsts",
+	[DEMO_MIB_INDUPSEGS]		= "InDupSegs",
+	[DEMO_MIB_LISTENOVERFLOWS]	= "ListenOverflows",
+	[DEMO_MIB_LISTENDROPS]		= "ListenDrops",
+	[DEMO_MIB_TIMEWAITREUSE]	= "TimeWaitReuse",
+	[DEMO_MIB_TIMEOUTS]		= "Timeouts",
+	[DEMO_MIB_ZEROWINDOWPROBES]	= "ZeroWindowProbes",
 };
 
 static const char *demo_type_name(const struct sock *sk)
@@ -48,34 +82,63 @@ static const char *demo_type_name(const struct sock *sk)
 	}
 }
 
+static struct hlist_head *demo_table(struct demo_net *dn, int table)
+{
+	switch (table) {
+	case DEMO_TABLE_BIND:
+		return dn->bind_hash;
+	case DEMO_TABLE_CONN:
+		return dn->conn_hash;
+	default:
+		return dn->timewait_hash;
+	}
+}
+
+/* A connected seqpacket socket is listed from the connection hash. */
+static bool demo_seq_listed_later(int table, struct hlist_node *node)
+{
+	struct sock *sk = hlist_entry(node, struct sock, sk_node);
+
+	return table == DEMO_TABLE_BIND && sk->sk_prot == &demo_seq_prot &&
+	       !hlist_unhashed_lockless(&demo_seq_sk(sk)->conn_node);
+}
+
 /*
- * The socket after @sk, or the first one of a later bucket when @sk is the
- * last of its own (or NULL). Context: rcu_read_lock() held.
+ * The entry after @node, possibly in a later bucket or table, or NULL.
+ * Context: rcu_read_lock() held.
  */
-static struct sock *demo_seq_next_sk(struct seq_file *seq, struct sock *sk)
+static struct hlist_node *demo_seq_next_node(struct seq_file *seq,
+					     struct hlist_node *node)
 {
 	struct demo_iter_state *st = seq->private;
 	struct demo_net *dn = demo_pernet(seq_file_net(seq));
 
-	if (sk)
-		sk = hlist_entry_safe(rcu_dereference(hlist_next_rcu(&sk->sk_node)),
-				      struct sock, sk_node);
-	while (!sk && ++st->bucket < DEMO_HTABLE_SIZE)
-		sk = hlist_entry_safe(rcu_dereference(hlist_first_rcu(&dn->bind_hash[st->bucket])),
-				      struct sock, sk_node);
-	return sk;
+	if (node)
+		node = rcu_dereference(hlist_next_rcu(node));
+	for (;;) {
+		for (; node; node = rcu_dereference(hlist_next_rcu(node)))
+			if (!demo_seq_listed_later(st->table, node))
+				return node;
+		if (++st->bucket == DEMO_HTABLE_SIZE) {
+			if (++st->table == DEMO_TABLES)
+				return NULL;
+			st->bucket = 0;
+		}
+		node = rcu_dereference(hlist_first_rcu(&demo_table(dn, st->table)[st->bucket]));
+	}
 }
 
-static struct sock *demo_seq_idx(struct seq_file *seq, loff_t pos)
+static struct hlist_node *demo_seq_idx(struct seq_file *seq, loff_t pos)
 {
 	struct demo_iter_state *st = seq->private;
-	struct sock *sk;
+	struct hlist_node *node;
 
+	st->table = DEMO_TABLE_BIND;
 	st->bucket = -1;
-	sk = demo_seq_next_sk(seq, NULL);
-	while (sk && pos--)
-		sk = demo_seq_next_sk(seq, sk);
-	return sk;
+	node = demo_seq_next_node(seq, NULL);
+	while (node && pos--)
+		node = demo_seq_next_node(seq, node);
+	return node;
 }
 
 static void *demo_seq_start(struct seq_file *seq, loff_t *pos)
@@ -90,7 +153,7 @@ static void *demo_seq_next(struct seq_file *seq, void *v, loff_t *pos)
 	++*pos;
 	if (v == SEQ_START_TOKEN)
 		return demo_seq_idx(seq, 0);
-	return demo_seq_next_sk(seq, v);
+	return demo_seq_next_node(seq, v);
 }
 
 static void demo_seq_stop(struct seq_file *seq, void *v)
@@ -99,29 +162,55 @@ static void demo_seq_stop(struct seq_file *seq, void *v)
 	rcu_read_unlock();
 }
 
+#define DEMO_ROW_FMT "%4lld: %08X:%04X %08X:%04X %-11s %08X:%08X %5u %8lu %6u %s\n"
+
+static void demo_seq_show_tw(struct seq_file *seq, const struct demo_tw *tw)
+{
+	seq_printf(seq, DEMO_ROW_FMT, (long long)(seq->index - 1),
+		   tw->laddr, ntohs(tw->lport), tw->raddr, ntohs(tw->rport),
+		   "TIME_WAIT", 0, 0, 0, 0UL, 0, "SEQPACKET");
+}
+
 static int demo_seq_show(struct seq_file *seq, void *v)
 {
+	struct demo_iter_state *st = seq->private;
 	const struct inet_sock *inet;
-	const struct sock *sk;
-	const char *state;
+	int tx, rx, state;
+	struct sock *sk;
 
 	if (v == SEQ_START_TOKEN) {
 		seq_puts(seq, "  sl  local_address rem_address   st          tx_queue:rx_queue   uid    inode  drops type\n");
 		return 0;
 	}
+	if (st->table == DEMO_TABLE_TW) {
+		demo_seq_show_tw(seq, hlist_entry(v, struct demo_tw, node));
+		return 0;
+	}
 
-	sk = v;
+	sk = st->table == DEMO_TABLE_CONN ?
+	     &hlist_entry(v, struct demo_seq_sock, conn_node)->dsk.inet.sk :
+	     hlist_entry(v, struct sock, sk_node);
 	inet = inet_sk(sk);
-	state = sk->sk_state < ARRAY_SIZE(demo_state_names) ?
-		demo_state_names[sk->sk_state] : NULL;
-	seq_printf(seq, "%4lld: %08X:%04X %08X:%04X %-11s %08X:%08X %5u %8lu %6u %s\n",
-		   (long long)(seq->index - 1),
-		   inet->inet_rcv_saddr, inet->inet_num, inet->inet_daddr, ntohs(inet->inet_dport),
-		   state ?: "UNKNOWN",
-		   sk_wmem_alloc_get(sk), sk_rmem_alloc_get(sk),
-		   from_kuid_munged(seq_user_ns(seq), sock_i_uid((struct sock *)sk)),
-		   sock_i_ino((struct sock *)sk),
-		   atomic_read(&sk->sk_drops), demo_type_name(sk));
+	state = inet_sk_state_load(sk);
+	if (state == TCP_LISTEN) {
+		/* As /proc/net/tcp: waiting connections and the backlog. */
+		tx = READ_ONCE(sk->sk_max_ack_backlog);
+		rx = READ_ONCE(sk->sk_ack_backlog);
+	} else if (sk->sk_prot == &demo_seq_prot) {
+		tx = READ_ONCE(sk->sk_wmem_queued);
+		rx = sk_rmem_alloc_get(sk);
+	} else {
+		tx = sk_wmem_alloc_get(sk);
+		rx = sk_rmem_alloc_get(sk);
+	}
+	seq_printf(seq, DEMO_ROW_FMT, (long long)(seq->index - 1),
+		   inet->inet_rcv_saddr, inet->inet_num,
+		   inet->inet_daddr, ntohs(inet->inet_dport),
+		   state < ARRAY_SIZE(demo_state_names) && demo_state_names[state] ?
+		   demo_state_names[state] : "UNKNOWN",
+		   tx, rx,
+		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)),
+		   sock_i_ino(sk), atomic_read(&sk->sk_drops), demo_type_name(sk));
 	return 0;
 }
 

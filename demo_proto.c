@@ -93,10 +93,10 @@ void demo_fill_sockaddr(struct sockaddr_demo *sa, __be32 addr, __be16 port)
  * @sport: source port
  * @dport: destination port
  * @type: DEMOPROTO_* of the packet
+ * @flags: the header's flags, host order
  */
-VISIBLE_IF_KUNIT void demo_hdr_fill(struct sk_buff *skb, __be32 saddr,
-				    __be32 daddr, __be16 sport, __be16 dport,
-				    u8 type)
+void demo_hdr_fill(struct sk_buff *skb, __be32 saddr, __be32 daddr,
+		   __be16 sport, __be16 dport, u8 type, u16 flags)
 {
 	int offset = skb_transport_offset(skb);
 	unsigned int len = skb->len - offset;
@@ -109,7 +109,7 @@ VISIBLE_IF_KUNIT void demo_hdr_fill(struct sk_buff *skb, __be32 saddr,
 	dh->type = type;
 	dh->len = htons(len);
 	dh->check = 0;
-	dh->flags = 0;
+	dh->flags = htons(flags);
 	csum = skb_checksum(skb, offset, len, 0);
 	dh->check = csum_tcpudp_magic(saddr, daddr, len, demo_ipproto, csum);
 	/* 0 means "no checksum" in UDP; DEMO sends the other zero. */
@@ -162,6 +162,51 @@ struct rtable *demo_route(struct sock *sk, struct flowi4 *fl4, __be32 daddr,
 }
 
 /**
+ * demo_ip_output() - put an IPv4 header on a DEMO packet and send it
+ * @net: the namespace
+ * @sk: the sending socket, or NULL for a packet no socket sends (a reset)
+ * @skb: the packet, data at the DEMO header, its route attached
+ * @saddr: IPv4 source address
+ * @daddr: IPv4 destination address
+ * @ttl: IPv4 TTL, -1 for the route's default
+ * @tos: IPv4 TOS
+ * @df: set Don't Fragment
+ *
+ * Return: 0 or a negative errno, as ip_local_out() with its NET_XMIT codes
+ * turned into errnos.
+ */
+int demo_ip_output(struct net *net, struct sock *sk, struct sk_buff *skb,
+		   __be32 saddr, __be32 daddr, int ttl, u8 tos, bool df)
+{
+	struct iphdr *iph;
+	int err;
+
+	skb_push(skb, sizeof(*iph));
+	skb_reset_network_header(skb);
+	iph = ip_hdr(skb);
+	iph->version = 4;
+	iph->ihl = sizeof(*iph) >> 2;
+	iph->tos = tos;
+	iph->frag_off = df ? htons(IP_DF) : 0;
+	iph->ttl = ttl < 0 ? ip4_dst_hoplimit(skb_dst(skb)) : ttl;
+	iph->protocol = demo_ipproto;
+	iph->saddr = saddr;
+	iph->daddr = daddr;
+	/* tot_len and the header checksum are set by ip_local_out(). */
+	ip_select_ident(net, skb, NULL);
+
+	if (sk) {
+		skb->priority = READ_ONCE(sk->sk_priority);
+		skb->mark = READ_ONCE(sk->sk_mark);
+	}
+
+	err = ip_local_out(net, sk, skb);
+	if (err > 0)
+		err = net_xmit_errno(err);
+	return err;
+}
+
+/**
  * demo_xmit() - build one DEMO packet from @msg and send it over IPv4
  * @sk: sending socket, charged for the packet's memory
  * @msg: payload (for raw sockets: the DEMO header and payload)
@@ -179,7 +224,6 @@ int demo_xmit(struct sock *sk, struct msghdr *msg, size_t len,
 	size_t linear, reserve;
 	struct sk_buff *skb;
 	struct flowi4 fl4;
-	struct iphdr *iph;
 	struct rtable *rt;
 	int err;
 
@@ -217,34 +261,17 @@ int demo_xmit(struct sock *sk, struct msghdr *msg, size_t len,
 
 	if (x->hdr_type)
 		demo_hdr_fill(skb, fl4.saddr, fl4.daddr, x->sport, x->dport,
-			      x->hdr_type);
+			      x->hdr_type, 0);
 
-	skb_push(skb, sizeof(*iph));
-	skb_reset_network_header(skb);
-	iph = ip_hdr(skb);
-	iph->version = 4;
-	iph->ihl = sizeof(*iph) >> 2;
-	iph->tos = x->tos;
-	/* Never DF: a datagram larger than the path MTU is fragmented. */
-	iph->frag_off = 0;
-	iph->ttl = x->ttl < 0 ? ip4_dst_hoplimit(&rt->dst) : x->ttl;
-	iph->protocol = demo_ipproto;
-	iph->saddr = fl4.saddr;
-	iph->daddr = fl4.daddr;
-	/* tot_len and the header checksum are set by ip_local_out(). */
-	ip_select_ident(net, skb, NULL);
-
-	skb->priority = READ_ONCE(sk->sk_priority);
-	skb->mark = READ_ONCE(sk->sk_mark);
 	skb_dst_set(skb, &rt->dst);
+	/* Never DF: a datagram larger than the path MTU is fragmented. */
+	err = demo_ip_output(net, sk, skb, fl4.saddr, fl4.daddr, x->ttl,
+			     x->tos, false);
 
 	/*
 	 * Like UDP without IP_RECVERR, a packet dropped by a full queue
 	 * below us is counted, not reported: the datagram was sent.
 	 */
-	err = ip_local_out(net, sk, skb);
-	if (err > 0)
-		err = net_xmit_errno(err);
 	if (err == -ENOBUFS) {
 		demo_inc_stats(net, DEMO_MIB_SNDBUFERRORS);
 		err = 0;
@@ -397,6 +424,33 @@ int demo_getsockopt(struct sock *sk, int level, int optname,
 	return 0;
 }
 
+/*
+ * The DEMOPROTO_SEQPACKET rules (docs/PROTOCOL.md): the sequence header is
+ * there and its reserved field zero, the flags are known, SYN, FIN and RST
+ * come alone and without payload, and every other segment acknowledges.
+ */
+static bool demo_seq_hdr_valid(struct sk_buff *skb)
+{
+	const struct demo_seqhdr *sh;
+	u16 flags, ctl;
+
+	if (skb->len < DEMO_SEQ_HDRS || !pskb_may_pull(skb, DEMO_SEQ_HDRS))
+		return false;
+	flags = ntohs(demo_hdr(skb)->flags);
+	sh = (const struct demo_seqhdr *)(demo_hdr(skb) + 1);
+	if ((flags & ~DEMO_SEQ_FLAGS) || sh->reserved)
+		return false;
+
+	ctl = flags & (DEMO_SEQ_SYN | DEMO_SEQ_FIN | DEMO_SEQ_RST);
+	if (!ctl)
+		return flags & DEMO_SEQ_ACK;
+	if (ctl & (ctl - 1))
+		return false;
+	if (skb->len > DEMO_SEQ_HDRS || (flags & DEMO_SEQ_EOR))
+		return false;
+	return ctl != DEMO_SEQ_FIN || (flags & DEMO_SEQ_ACK);
+}
+
 /**
  * demo_validate() - check everything about an incoming packet
  * @skb: the packet, data at the DEMO header, IPv4 header at the network
@@ -437,6 +491,10 @@ VISIBLE_IF_KUNIT enum demo_mib_field demo_validate(struct sk_buff *skb)
 		if (dh->flags)
 			return DEMO_MIB_INERRORS;
 		break;
+	case DEMOPROTO_SEQPACKET:
+		if (!demo_seq_hdr_valid(skb))
+			return DEMO_MIB_INERRORS;
+		break;
 	default:
 		return DEMO_MIB_INERRORS;
 	}
@@ -464,6 +522,9 @@ static int demo_rcv(struct sk_buff *skb)
 	switch (demo_hdr(skb)->type) {
 	case DEMOPROTO_DGRAM:
 		demo_dgram_rcv(skb);
+		break;
+	case DEMOPROTO_SEQPACKET:
+		demo_seq_rcv(skb);
 		break;
 	default:
 		/* demo_validate() admits only the types handled here. */
@@ -498,6 +559,8 @@ static int demo_err(struct sk_buff *skb, u32 info)
 	switch (dh->type) {
 	case DEMOPROTO_DGRAM:
 		return demo_dgram_err(skb, info);
+	case DEMOPROTO_SEQPACKET:
+		return demo_seq_err(skb, info);
 	default:
 		return -ENOENT;
 	}
@@ -535,19 +598,29 @@ static int __net_init demo_net_init(struct net *net)
 	int i, err;
 
 	mutex_init(&dn->lock);
-	for (i = 0; i < DEMO_HTABLE_SIZE; i++)
+	spin_lock_init(&dn->conn_lock);
+	for (i = 0; i < DEMO_HTABLE_SIZE; i++) {
 		INIT_HLIST_HEAD(&dn->bind_hash[i]);
+		INIT_HLIST_HEAD(&dn->conn_hash[i]);
+		INIT_HLIST_HEAD(&dn->timewait_hash[i]);
+	}
 	INIT_HLIST_HEAD(&dn->raw_list);
 
 	dn->mib = alloc_percpu(struct demo_mib);
 	if (!dn->mib)
 		return -ENOMEM;
 
-	err = demo_proc_init_net(net);
+	err = demo_sysctl_init_net(net);
 	if (err)
 		goto err_free_mib;
+
+	err = demo_proc_init_net(net);
+	if (err)
+		goto err_sysctl_exit;
 	return 0;
 
+err_sysctl_exit:
+	demo_sysctl_exit_net(net);
 err_free_mib:
 	free_percpu(dn->mib);
 	return err;
@@ -559,9 +632,14 @@ static void __net_exit demo_net_exit(struct net *net)
 	int i;
 
 	demo_proc_exit_net(net);
+	demo_sysctl_exit_net(net);
+	/* TIME_WAIT entries hold no reference: they end here. */
+	demo_tw_purge(dn);
 	/* Every socket holds its namespace: none can be left. */
-	for (i = 0; i < DEMO_HTABLE_SIZE; i++)
+	for (i = 0; i < DEMO_HTABLE_SIZE; i++) {
 		WARN_ON_ONCE(!hlist_empty(&dn->bind_hash[i]));
+		WARN_ON_ONCE(!hlist_empty(&dn->conn_hash[i]));
+	}
 	WARN_ON_ONCE(!hlist_empty(&dn->raw_list));
 	free_percpu(dn->mib);
 }

@@ -20,6 +20,8 @@
 /* Largest DEMO packet: it must fit in one IPv4 datagram. */
 #define DEMO_MAX_PKT		(IP_MAX_MTU - sizeof(struct iphdr))
 #define DEMO_MAX_PAYLOAD	(DEMO_MAX_PKT - sizeof(struct demohdr))
+/* Headers of a DEMOPROTO_SEQPACKET segment. */
+#define DEMO_SEQ_HDRS		(sizeof(struct demohdr) + sizeof(struct demo_seqhdr))
 
 /* Flags of struct demo_protosw, as INET_PROTOSW_* are for inetsw. */
 #define DEMO_PROTOSW_REUSE	0x01	/* sockets may share an address */
@@ -49,6 +51,7 @@ struct demo_protosw {
 int demo_register_protosw(struct demo_protosw *p);
 void demo_unregister_protosw(struct demo_protosw *p);
 int demo_family_get(void);
+void demo_sock_init(struct sock *sk, int protocol);
 
 /**
  * struct demo_sock - an AF_DEMO socket
@@ -81,6 +84,22 @@ enum demo_mib_field {
 	DEMO_MIB_RCVBUFERRORS,
 	DEMO_MIB_SNDBUFERRORS,
 	DEMO_MIB_INCSUMERRORS,
+	/* DEMOPROTO_SEQPACKET; docs/SEQPACKET.md says what each counts */
+	DEMO_MIB_ACTIVEOPENS,
+	DEMO_MIB_PASSIVEOPENS,
+	DEMO_MIB_ATTEMPTFAILS,
+	DEMO_MIB_ESTABRESETS,
+	DEMO_MIB_INSEGS,
+	DEMO_MIB_OUTSEGS,
+	DEMO_MIB_RETRANSSEGS,
+	DEMO_MIB_INRSTS,
+	DEMO_MIB_OUTRSTS,
+	DEMO_MIB_INDUPSEGS,
+	DEMO_MIB_LISTENOVERFLOWS,
+	DEMO_MIB_LISTENDROPS,
+	DEMO_MIB_TIMEWAITREUSE,
+	DEMO_MIB_TIMEOUTS,
+	DEMO_MIB_ZEROWINDOWPROBES,
 	DEMO_MIB_MAX
 };
 
@@ -90,18 +109,39 @@ struct demo_mib {
 
 #define DEMO_HTABLE_SIZE	256
 
+/* net.demo.* sysctls of DEMOPROTO_SEQPACKET, see docs/SEQPACKET.md. */
+struct demo_seq_sysctl {
+	int	rto_min_ms;
+	int	rto_max_ms;
+	int	retries;
+	int	syn_retries;
+	int	time_wait_ms;
+	int	fin_timeout_ms;
+};
+
 /**
  * struct demo_net - per network namespace state
  * @lock: serialises writers of @bind_hash and @raw_list, all in process
  *	context; readers (softirq receive, /proc) use RCU
  * @bind_hash: bound protocol sockets, hashed by local port
  * @raw_list: raw sockets, each of which sees every valid packet
+ * @conn_lock: serialises writers of @conn_hash and @timewait_hash, which may run
+ *	in softirq (a listener adds connections); readers use RCU
+ * @conn_hash: connected seqpacket sockets, hashed by address and port pair
+ * @timewait_hash: seqpacket connections in TIME_WAIT, hashed the same way
+ * @seq: sysctls
+ * @sysctl_hdr: their registration
  * @mib: per-CPU counters
  */
 struct demo_net {
 	struct mutex		lock;	/* writers of bind_hash, raw_list */
 	struct hlist_head	bind_hash[DEMO_HTABLE_SIZE];
 	struct hlist_head	raw_list;
+	spinlock_t		conn_lock;	/* writers of conn/timewait_hash */
+	struct hlist_head	conn_hash[DEMO_HTABLE_SIZE];
+	struct hlist_head	timewait_hash[DEMO_HTABLE_SIZE];
+	struct demo_seq_sysctl	seq;
+	struct ctl_table_header	*sysctl_hdr;
 	struct demo_mib __percpu *mib;
 };
 
@@ -127,6 +167,15 @@ int demo_ip_register(void);
 void demo_ip_unregister(void);
 int demo_check_sockaddr(const struct sockaddr *uaddr, int addr_len);
 void demo_fill_sockaddr(struct sockaddr_demo *sa, __be32 addr, __be16 port);
+int demo_sysctl_init_net(struct net *net);
+void demo_sysctl_exit_net(struct net *net);
+
+/* demo_port.c: local ports, shared by the transports */
+int demo_bind(struct sock *sk, struct sockaddr *uaddr, int addr_len);
+int demo_get_port(struct sock *sk, u16 port);
+int demo_autobind(struct sock *sk);
+void demo_port_release(struct sock *sk);
+void demo_port_unhash(struct sock *sk);
 
 /**
  * struct demo_xmit - where and how demo_xmit() sends one packet
@@ -149,6 +198,10 @@ struct demo_xmit {
 	u8	tos;
 };
 
+void demo_hdr_fill(struct sk_buff *skb, __be32 saddr, __be32 daddr,
+		   __be16 sport, __be16 dport, u8 type, u16 flags);
+int demo_ip_output(struct net *net, struct sock *sk, struct sk_buff *skb,
+		   __be32 saddr, __be32 daddr, int ttl, u8 tos, bool df);
 struct rtable *demo_route(struct sock *sk, struct flowi4 *fl4, __be32 daddr,
 			  __be32 saddr, __be16 dport, __be16 sport, u8 tos,
 			  bool dontroute);
@@ -167,8 +220,6 @@ void demo_proc_exit_net(struct net *net);
 #if IS_ENABLED(CONFIG_KUNIT)
 /* Pure logic, exported only to the KUnit suites (selftests/demo_kunit.c). */
 bool demo_protosw_match(int entry_protocol, int *protocol);
-void demo_hdr_fill(struct sk_buff *skb, __be32 saddr, __be32 daddr,
-		   __be16 sport, __be16 dport, u8 type);
 enum demo_mib_field demo_validate(struct sk_buff *skb);
 #endif
 
@@ -176,6 +227,18 @@ enum demo_mib_field demo_validate(struct sk_buff *skb);
 extern struct proto demo_dgram_prot;
 void demo_dgram_rcv(struct sk_buff *skb);
 int demo_dgram_err(struct sk_buff *skb, u32 info);
+
+/* demo_seqpacket.c and friends: the reliable message transport */
+extern struct proto demo_seq_prot;
+void demo_seq_rcv(struct sk_buff *skb);
+int demo_seq_err(struct sk_buff *skb, u32 info);
+struct sock *demo_seq_accept(struct sock *sk, int flags, int *err, bool kern);
+int demo_seq_listen(struct sock *sk, int backlog);
+__poll_t demo_seq_poll(struct file *file, struct socket *sock,
+		       poll_table *wait);
+long demo_seq_wait_connect(struct sock *sk, long timeo);
+void demo_tw_purge(struct demo_net *dn);
+void demo_seq_init(void);
 
 /* demo_raw.c: raw sockets */
 extern struct proto demo_raw_prot;

@@ -178,12 +178,6 @@ static int demo_raw_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 	return demo_xmit(sk, msg, len, &x);
 }
 
-static int demo_raw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-			    int flags, int *addr_len)
-{
-	return demo_recvmsg_common(sk, msg, len, flags, addr_len);
-}
-
 struct proto demo_raw_prot = {
 	.name		= "DEMO-RAW",
 	.owner		= THIS_MODULE,
@@ -193,7 +187,7 @@ struct proto demo_raw_prot = {
 	.bind		= demo_raw_bind,
 	.connect	= demo_raw_connect,
 	.sendmsg	= demo_raw_sendmsg,
-	.recvmsg	= demo_raw_recvmsg,
+	.recvmsg	= demo_recvmsg_common,
 	.ioctl		= demo_queue_ioctl,
 	.setsockopt	= demo_setsockopt,
 	.getsockopt	= demo_getsockopt,

@@ -178,7 +178,7 @@ static struct sk_buff *demo_kunit_pkt(struct kunit *test, unsigned int len)
 
 	__skb_pull(skb, sizeof(*iph));
 	demo_hdr_fill(skb, SADDR, DADDR, htons(1000), htons(2000),
-		      DEMOPROTO_DGRAM);
+		      DEMOPROTO_DGRAM, 0);
 	return skb;
 }
 
@@ -273,10 +273,10 @@ static void demo_wire_checksum_zero(struct kunit *test)
 	last[0] = 0;
 	last[1] = 0;
 	demo_hdr_fill(skb, SADDR, DADDR, htons(1000), htons(2000),
-		      DEMOPROTO_DGRAM);
+		      DEMOPROTO_DGRAM, 0);
 	memcpy(last, &demo_hdr(skb)->check, 2);
 	demo_hdr_fill(skb, SADDR, DADDR, htons(1000), htons(2000),
-		      DEMOPROTO_DGRAM);
+		      DEMOPROTO_DGRAM, 0);
 
 	KUNIT_EXPECT_EQ(test, demo_kunit_check(skb), 0xffff);
 	KUNIT_EXPECT_EQ(test, demo_validate(skb), DEMO_MIB_MAX);

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <time.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -378,6 +379,158 @@ TEST_F_TIMEOUT(mod, rmmod_refused_with_raw_socket, 120)
 	fd = socket(demo_family(), SOCK_RAW, 0);
 	ASSERT_LE(0, fd) TH_LOG("raw socket: %s", strerror(errno));
 	unload_after_close(_metadata, fd);
+}
+
+TEST_F_TIMEOUT(mod, rmmod_refused_with_seqpacket_listener, 120)
+{
+	struct sockaddr_demo sa;
+	int fd;
+
+	fd = socket(demo_family(), SOCK_SEQPACKET, 0);
+	ASSERT_LE(0, fd) TH_LOG("seqpacket socket: %s", strerror(errno));
+	demo_addr(&sa, "127.0.0.1", 0);
+	ASSERT_EQ(0, bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		TH_LOG("bind: %s", strerror(errno));
+	ASSERT_EQ(0, listen(fd, 4)) TH_LOG("listen: %s", strerror(errno));
+	unload_after_close(_metadata, fd);
+}
+
+/* Move the caller into a new network namespace with lo up. */
+static int netns_fresh(void)
+{
+	struct ifreq ifr = {};
+	int fd, ret;
+
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	strcpy(ifr.ifr_name, "lo");
+	ret = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (!ret) {
+		ifr.ifr_flags |= IFF_UP;
+		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return ret;
+}
+
+/* SEQPACKET lines of /proc/net/demo in state @state; -1 if unreadable. */
+static int proc_state_count(const char *state)
+{
+	char line[512], st[32], type[32];
+	FILE *f = fopen("/proc/net/demo", "re");
+	int n = 0;
+
+	if (!f || !fgets(line, sizeof(line), f)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %*s %*s %31s %*s %*s %*s %*s %31s",
+			   st, type) != 2) {
+			n = -1;
+			break;
+		}
+		if (!strcmp(type, "SEQPACKET") && !strcmp(st, state))
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Wait (bounded) until proc_state_count(@state) is @want; 0 or -1. */
+static int wait_state_count(const char *state, int want)
+{
+	long end = now_ms() + WAIT_MS;
+
+	while (proc_state_count(state) != want) {
+		if (now_ms() > end)
+			return -1;
+		poll(NULL, 0, 10);
+	}
+	return 0;
+}
+
+/*
+ * An established SOCK_SEQPACKET pair and its listener each hold the module;
+ * once all three are closed and the connection has ended, rmmod succeeds
+ * although the connection sits in TIME_WAIT (which the unload removes).
+ * In a private netns whose TIME_WAIT lasts ten minutes.
+ */
+TEST_F_TIMEOUT(mod, rmmod_after_seqpacket_close_in_time_wait, 120)
+{
+	int fam = demo_family(), l, c, a, fd;
+	struct sockaddr_demo sa;
+	socklen_t len = sizeof(sa);
+	struct pollfd p;
+	char buf[16];
+
+	ASSERT_EQ(0, netns_fresh()) TH_LOG("netns: %s", strerror(errno));
+	fd = open("/proc/sys/net/demo/seqpacket_time_wait_ms",
+		  O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("seqpacket_time_wait_ms: %s", strerror(errno));
+	ASSERT_EQ(6, write(fd, "600000", 6));
+	close(fd);
+
+	l = socket(fam, SOCK_SEQPACKET, 0);
+	ASSERT_LE(0, l) TH_LOG("seqpacket socket: %s", strerror(errno));
+	demo_addr(&sa, "127.0.0.1", 0);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&sa, sizeof(sa)));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&sa, &len));
+	ASSERT_EQ(0, listen(l, 4));
+	c = socket(fam, SOCK_SEQPACKET, 0);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+		TH_LOG("connect: %s", strerror(errno));
+	p = (struct pollfd){ .fd = l, .events = POLLIN };
+	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
+	a = accept(l, NULL, NULL);
+	ASSERT_LE(0, a) TH_LOG("accept: %s", strerror(errno));
+	ASSERT_EQ(5, send(c, "hello", 5, 0));
+	p = (struct pollfd){ .fd = a, .events = POLLIN };
+	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
+	ASSERT_EQ(5, recv(a, buf, sizeof(buf), MSG_DONTWAIT));
+	ASSERT_EQ(3, send(a, "bye", 3, 0));
+	p = (struct pollfd){ .fd = c, .events = POLLIN };
+	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
+	ASSERT_EQ(3, recv(c, buf, sizeof(buf), MSG_DONTWAIT));
+	ASSERT_EQ(2, proc_state_count("ESTABLISHED"));
+	ASSERT_EQ(1, proc_state_count("LISTEN"));
+
+	ASSERT_EQ(-EWOULDBLOCK, mod_unload(MOD_NAME))
+		TH_LOG("rmmod with a seqpacket listener and pair");
+	ASSERT_EQ(0, close(l));
+	ASSERT_EQ(-EWOULDBLOCK, mod_unload(MOD_NAME))
+		TH_LOG("rmmod with an established seqpacket pair");
+
+	/* c closes first (TIME_WAIT is its), a reads end of file, closes */
+	ASSERT_EQ(0, close(c));
+	p = (struct pollfd){ .fd = a, .events = POLLIN };
+	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
+	ASSERT_EQ(0, recv(a, buf, sizeof(buf), MSG_DONTWAIT))
+		TH_LOG("want end of file: %s", strerror(errno));
+	ASSERT_EQ(-EWOULDBLOCK, mod_unload(MOD_NAME))
+		TH_LOG("rmmod with a seqpacket socket in CLOSE_WAIT");
+	ASSERT_EQ(0, close(a));
+
+	ASSERT_EQ(0, wait_state_count("TIME_WAIT", 1))
+		TH_LOG("no TIME_WAIT entry within %d ms; TIME_WAIT %d, LAST_ACK %d",
+		       WAIT_MS, proc_state_count("TIME_WAIT"),
+		       proc_state_count("LAST_ACK"));
+	ASSERT_EQ(0, wait_refcnt0(MOD_NAME))
+		TH_LOG("refcnt did not drop to 0 within %d ms: TIME_WAIT holds it?",
+		       WAIT_MS);
+	ASSERT_EQ(1, proc_state_count("TIME_WAIT"));
+	ASSERT_EQ(0, mod_unload(MOD_NAME)) TH_LOG("rmmod with only TIME_WAIT left");
+	ASSERT_FALSE(mod_present(MOD_NAME));
+	ASSERT_EQ(EAFNOSUPPORT, socket_errno(fam, SOCK_SEQPACKET, 0));
+	ASSERT_EQ(0, mod_load(ko, ""));
+	/* the unload removed the entry: nothing is left in this netns */
+	ASSERT_EQ(0, proc_state_count("TIME_WAIT"));
+	exchange(_metadata, fam, "after unload with TIME_WAIT");
 }
 
 TEST_F_TIMEOUT(mod, load_unload_cycles, 600)

@@ -18,6 +18,9 @@ TESTS=(
 	build/selftests/demo_module:900
 	selftests/demo_socat.sh:300
 	selftests/demo_kunit.sh:300
+	# last: 64 MiB through netem and other slow cases; the debug kernel
+	# (KASAN) is ~5x slower than Debian's
+	build/selftests/demo_seqstress:1500
 )
 MOD=af_demo
 # Kernel modules the tests need besides af_demo (the guest does not autoload).

@@ -38,7 +38,7 @@
 enum {
 	DEMOPROTO_ANY		= 0,	/* default protocol for the type */
 	DEMOPROTO_DGRAM		= 1,	/* unreliable datagrams, like UDP */
-	DEMOPROTO_SEQPACKET	= 2,	/* reserved: reliable messages */
+	DEMOPROTO_SEQPACKET	= 2,	/* reliable ordered messages, connected */
 	DEMOPROTO_MAX
 };
 
@@ -69,7 +69,8 @@ struct sockaddr_demo {
  * @type: DEMOPROTO_* of the transport that owns the packet
  * @len: length of header and payload in bytes
  * @check: Internet checksum over an IPv4 pseudo-header, header and payload
- * @flags: transport-specific flags; must be zero for DEMOPROTO_DGRAM
+ * @flags: transport-specific flags; must be zero for DEMOPROTO_DGRAM,
+ *	DEMO_SEQ_* for DEMOPROTO_SEQPACKET
  *
  * All fields are in network byte order. See docs/PROTOCOL.md.
  */
@@ -82,6 +83,38 @@ struct demohdr {
 	__sum16	check;
 	__be16	flags;
 };
+
+/*
+ * struct demo_seqhdr - DEMOPROTO_SEQPACKET header, after struct demohdr
+ * @seq: sequence number of this segment; SYN, FIN and every data segment
+ *	take one number each, a pure acknowledgement takes none
+ * @ack: cumulative acknowledgement: the next sequence number expected
+ *	(valid with DEMO_SEQ_ACK)
+ * @sack: selective acknowledgement: bit i set means segment ack + 1 + i
+ *	has been received
+ * @window: segments beyond @ack the sender of this header will accept
+ * @reserved: zero
+ *
+ * All fields are in network byte order. See docs/PROTOCOL.md.
+ */
+struct demo_seqhdr {
+	__be32	seq;
+	__be32	ack;
+	__be32	sack;
+	__be16	window;
+	__be16	reserved;
+};
+
+/* demohdr.flags of DEMOPROTO_SEQPACKET segments. */
+#define DEMO_SEQ_SYN		0x0001	/* open: first sequence number */
+#define DEMO_SEQ_ACK		0x0002	/* @ack is valid */
+#define DEMO_SEQ_FIN		0x0004	/* no more messages from the sender */
+#define DEMO_SEQ_RST		0x0008	/* abort the connection */
+#define DEMO_SEQ_EOR		0x0010	/* last segment of a message */
+#define DEMO_SEQ_FLAGS		0x001f
+
+/* Largest message a DEMOPROTO_SEQPACKET socket sends or receives. */
+#define DEMO_SEQPACKET_MAX_MSG	(256 * 1024)
 
 /* Socket options at level SOL_DEMO. */
 #define SOL_DEMO		299

@@ -1,0 +1,738 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_DEMO: DEMOPROTO_SEQPACKET input.
+ *
+ *   demo_rcv()                       validated segment, softirq, RCU
+ *     demo_seq_rcv()
+ *       connection by address and port pair (conn_hash)
+ *         bh_lock_sock(); owned by a task? -> socket backlog, processed by
+ *         release_sock(); else demo_seq_do_rcv() at once
+ *       TIME_WAIT entry (timewait_hash)    -> demo_tw_rcv()
+ *       listener by local port       -> demo_seq_listen_rcv()
+ *       nothing                      -> RST
+ *
+ * A listener keeps no state for a handshake in progress: its SYN-ACK's
+ * sequence number is a cookie, a keyed hash (SipHash) of the address and
+ * port pair, the client's initial sequence number and a coarse clock.
+ * The connection is created when a segment acknowledges a valid cookie,
+ * so a SYN flood costs the listener nothing but the SYN-ACKs.
+ */
+
+#include <linux/icmp.h>
+#include <linux/random.h>
+#include <linux/siphash.h>
+#include <net/icmp.h>
+#include <net/ip.h>
+#include <net/netns/hash.h>
+#include <net/sock.h>
+
+#include "demo_seqpacket.h"
+
+/* A cookie is valid during this period and the next. */
+#define DEMO_SEQ_COOKIE_PERIOD	(64 * HZ)
+
+static siphash_aligned_key_t demo_seq_cookie_key;
+
+/**
+ * demo_seq_init() - module load time setup of the seqpacket transport
+ */
+void demo_seq_init(void)
+{
+	get_random_bytes(&demo_seq_cookie_key, sizeof(demo_seq_cookie_key));
+}
+
+static u32 demo_seq_cookie_at(const struct net *net, __be32 saddr,
+			      __be32 daddr, __be16 sport, __be16 dport,
+			      u32 cisn, u32 count)
+{
+	const struct {
+		__be32	saddr;
+		__be32	daddr;
+		__be16	sport;
+		__be16	dport;
+		u32	cisn;
+		u32	count;
+		u32	net;
+	} __aligned(SIPHASH_ALIGNMENT) in = {
+		saddr, daddr, sport, dport, cisn, count, net_hash_mix(net)
+	};
+
+	return (u32)siphash(&in, sizeof(in), &demo_seq_cookie_key);
+}
+
+/**
+ * demo_seq_cookie() - a listener's initial sequence number for a SYN
+ * @net: the namespace
+ * @saddr: the client's address
+ * @daddr: the listener's address
+ * @sport: the client's port
+ * @dport: the listener's port
+ * @cisn: the client's initial sequence number
+ *
+ * Return: the cookie, unpredictable without the boot-time key.
+ */
+u32 demo_seq_cookie(const struct net *net, __be32 saddr, __be32 daddr,
+		    __be16 sport, __be16 dport, u32 cisn)
+{
+	return demo_seq_cookie_at(net, saddr, daddr, sport, dport, cisn,
+				  jiffies / DEMO_SEQ_COOKIE_PERIOD);
+}
+
+/**
+ * demo_seq_cookie_check() - was @cookie issued for this handshake lately?
+ * @net: the namespace
+ * @saddr: the client's address
+ * @daddr: the listener's address
+ * @sport: the client's port
+ * @dport: the listener's port
+ * @cisn: the client's initial sequence number
+ * @cookie: the listener's initial sequence number the client acknowledges
+ *
+ * Return: true if it was, in this period or the previous one.
+ */
+bool demo_seq_cookie_check(const struct net *net, __be32 saddr, __be32 daddr,
+			   __be16 sport, __be16 dport, u32 cisn, u32 cookie)
+{
+	u32 count = jiffies / DEMO_SEQ_COOKIE_PERIOD;
+
+	return cookie == demo_seq_cookie_at(net, saddr, daddr, sport, dport,
+					    cisn, count) ||
+	       cookie == demo_seq_cookie_at(net, saddr, daddr, sport, dport,
+					    cisn, count - 1);
+}
+
+/**
+ * demo_seq_rcv_window() - segments the receiver of @sk can take now
+ * @sk: the socket
+ *
+ * The free receive buffer in segments of the size the peer sends, and,
+ * while nothing waits to be read, at least enough to complete the largest
+ * message, so that a message larger than the buffer cannot wedge the
+ * connection.
+ *
+ * Return: the window, in segments.
+ */
+u16 demo_seq_rcv_window(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 mss = max_t(u32, ssk->rcv_mss, 536);
+	int cost = SKB_TRUESIZE(mss + DEMO_SEQ_HDRS + sizeof(struct iphdr));
+	int space = READ_ONCE(sk->sk_rcvbuf) - atomic_read(&sk->sk_rmem_alloc);
+	u32 wnd = space > 0 ? space / cost : 0;
+
+	if (skb_queue_empty_lockless(&sk->sk_receive_queue))
+		wnd = max_t(u32, wnd,
+			    DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG, mss) + 2);
+	return min_t(u32, wnd, U16_MAX);
+}
+
+/* Receive memory beyond which even in-window segments are dropped. */
+static bool demo_seq_rmem_full(const struct sock *sk)
+{
+	return atomic_read(&sk->sk_rmem_alloc) >
+	       READ_ONCE(sk->sk_rcvbuf) + 8 * DEMO_SEQPACKET_MAX_MSG;
+}
+
+/* The connection of a pair, with a reference. Context: RCU. */
+static struct sock *demo_seq_lookup(struct net *net, __be32 raddr,
+				   __be16 rport, __be32 laddr, __be16 lport)
+{
+	struct demo_net *dn = demo_pernet(net);
+	u32 h = demo_conn_hashfn(laddr, lport, raddr, rport);
+	struct demo_seq_sock *ssk;
+
+	hlist_for_each_entry_rcu(ssk, &dn->conn_hash[h], conn_node) {
+		struct sock *sk = &ssk->dsk.inet.sk;
+		const struct inet_sock *inet = inet_sk(sk);
+
+		if (inet->inet_rcv_saddr == laddr && inet->inet_sport == lport &&
+		    inet->inet_daddr == raddr && inet->inet_dport == rport)
+			return refcount_inc_not_zero(&sk->sk_refcnt) ? sk : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * The listener for laddr:lport, with a reference: one bound to laddr beats
+ * one bound to any address. Context: RCU.
+ */
+static struct sock *demo_seq_lookup_listener(struct net *net, __be32 laddr,
+					     __be16 lport, int dif)
+{
+	struct demo_net *dn = demo_pernet(net);
+	struct sock *sk, *result = NULL;
+	u16 port = ntohs(lport);
+
+	sk_for_each_rcu(sk, demo_bind_bucket(dn, port)) {
+		const struct inet_sock *inet = inet_sk(sk);
+		__be32 rcv_saddr = READ_ONCE(inet->inet_rcv_saddr);
+		int bound_dev_if = READ_ONCE(sk->sk_bound_dev_if);
+
+		if (READ_ONCE(inet->inet_num) != port ||
+		    sk->sk_protocol != DEMOPROTO_SEQPACKET ||
+		    inet_sk_state_load(sk) != TCP_LISTEN)
+			continue;
+		if (rcv_saddr && rcv_saddr != laddr)
+			continue;
+		if (bound_dev_if && bound_dev_if != dif)
+			continue;
+		result = sk;
+		if (rcv_saddr)
+			break;
+	}
+	if (result && !refcount_inc_not_zero(&result->sk_refcnt))
+		result = NULL;
+	return result;
+}
+
+/* A RST is believed if its sequence number is in the receive window. */
+static bool demo_seq_rst_ok(const struct demo_seq_sock *ssk, u32 seq)
+{
+	return !demo_seq_before(seq, ssk->rcv_nxt) &&
+	       !demo_seq_after(seq, ssk->rcv_adv_edge);
+}
+
+/* The peer closed its direction: everything it sent has been received. */
+static void demo_seq_rcv_fin(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | RCV_SHUTDOWN);
+	/* A message the FIN cut short can never complete. */
+	__skb_queue_purge(&ssk->reasm_queue);
+	__skb_queue_purge(&ssk->ooo_queue);
+	demo_seq_send_ack(sk);
+
+	switch (sk->sk_state) {
+	case TCP_ESTABLISHED:
+		demo_seq_set_state(sk, TCP_CLOSE_WAIT);
+		break;
+	case TCP_FIN_WAIT1:
+		/* Our FIN is not acknowledged yet. */
+		demo_seq_set_state(sk, TCP_CLOSING);
+		break;
+	case TCP_FIN_WAIT2:
+		demo_seq_time_wait(sk);
+		return;
+	}
+	if (!sock_flag(sk, SOCK_DEAD))
+		sk->sk_state_change(sk);
+}
+
+/*
+ * The next segment in sequence: part of the message being received, its
+ * end (the whole message goes to the receive queue), or the FIN.
+ */
+static void demo_seq_deliver(struct sock *sk, struct sk_buff *skb)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u16 flags = DEMO_SEQ_CB(skb)->flags;
+
+	if (flags & DEMO_SEQ_FIN) {
+		consume_skb(skb);
+		demo_seq_rcv_fin(sk);
+		return;
+	}
+	__skb_queue_tail(&ssk->reasm_queue, skb);
+	if (!(flags & DEMO_SEQ_EOR))
+		return;
+
+	/* After shutdown(SHUT_RD) or close(), messages are dropped. */
+	if ((sk->sk_shutdown & RCV_SHUTDOWN) || sock_flag(sk, SOCK_DEAD)) {
+		__skb_queue_purge(&ssk->reasm_queue);
+		return;
+	}
+	spin_lock_bh(&sk->sk_receive_queue.lock);
+	skb_queue_splice_tail_init(&ssk->reasm_queue, &sk->sk_receive_queue);
+	spin_unlock_bh(&sk->sk_receive_queue.lock);
+	sk->sk_data_ready(sk);
+}
+
+/* Keep @skb, beyond rcv_nxt, in sequence order; duplicates go. */
+static void demo_seq_ofo_queue(struct sock *sk, struct sk_buff *skb)
+{
+	struct sk_buff_head *q = &demo_seq_sk(sk)->ooo_queue;
+	u32 seq = DEMO_SEQ_CB(skb)->seq;
+	struct sk_buff *pos;
+
+	skb_queue_reverse_walk(q, pos) {
+		u32 pseq = DEMO_SEQ_CB(pos)->seq;
+
+		if (pseq == seq) {
+			demo_inc_stats(sock_net(sk), DEMO_MIB_INDUPSEGS);
+			kfree_skb(skb);
+			return;
+		}
+		if (demo_seq_before(pseq, seq)) {
+			__skb_queue_after(q, pos, skb);
+			return;
+		}
+	}
+	__skb_queue_head(q, skb);
+}
+
+/* A segment that takes a sequence number: data, end of message, FIN. */
+static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct net *net = sock_net(sk);
+	u32 seq = DEMO_SEQ_CB(skb)->seq;
+	u32 edge;
+
+	if (demo_seq_before(seq, ssk->rcv_nxt)) {
+		/* Sent again because our ACK was lost: ACK again. */
+		demo_inc_stats(net, DEMO_MIB_INDUPSEGS);
+		demo_seq_send_ack(sk);
+		goto drop;
+	}
+	/* After the peer's FIN nothing new can come. */
+	if (sk->sk_shutdown & RCV_SHUTDOWN &&
+	    !((1 << sk->sk_state) &
+	      (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2)))
+		goto drop;
+
+	edge = demo_seq_after(ssk->rcv_adv_edge, ssk->rcv_nxt) ?
+	       ssk->rcv_adv_edge : ssk->rcv_nxt;
+	if (!demo_seq_before(seq, edge) || demo_seq_rmem_full(sk)) {
+		/* A zero-window probe, or beyond what we offered. */
+		if (demo_seq_rmem_full(sk))
+			demo_inc_stats(net, DEMO_MIB_RCVBUFERRORS);
+		demo_seq_send_ack(sk);
+		goto drop;
+	}
+
+	if (skb->len > ssk->rcv_mss)
+		ssk->rcv_mss = skb->len;
+	/* Held for long: no route or device references, charged to @sk. */
+	skb_dst_drop(skb);
+	skb_orphan(skb);
+	skb_set_owner_r(skb, sk);
+
+	if (seq != ssk->rcv_nxt) {
+		demo_seq_ofo_queue(sk, skb);
+		demo_seq_send_ack(sk);		/* with SACK, at once */
+		return;
+	}
+
+	ssk->rcv_nxt++;
+	demo_seq_deliver(sk, skb);
+	while (sk->sk_state != TCP_CLOSE &&
+	       (skb = skb_peek(&ssk->ooo_queue)) &&
+	       DEMO_SEQ_CB(skb)->seq == ssk->rcv_nxt) {
+		__skb_unlink(skb, &ssk->ooo_queue);
+		ssk->rcv_nxt++;
+		demo_seq_deliver(sk, skb);
+	}
+	if (sk->sk_state == TCP_CLOSE || (sk->sk_shutdown & RCV_SHUTDOWN))
+		return;		/* the FIN was acknowledged */
+	if (!skb_queue_empty(&ssk->ooo_queue))
+		demo_seq_send_ack(sk);
+	else
+		demo_seq_ack_event(sk);
+	return;
+
+drop:
+	kfree_skb(skb);
+}
+
+/*
+ * The acknowledgement a segment carries. Return: false when the segment
+ * is to be dropped, or the connection ended.
+ */
+static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 ack = cb->ack;
+
+	if (demo_seq_after(ack, ssk->snd_nxt)) {
+		/* Acknowledges what was never sent. */
+		demo_seq_send_ack(sk);
+		return false;
+	}
+	/* An old acknowledgement: its window and SACK are stale. */
+	if (demo_seq_before(ack, ssk->snd_una))
+		return true;
+
+	/* The window's right edge only moves forward. */
+	if (demo_seq_after(ack + cb->window, ssk->snd_wnd_edge))
+		ssk->snd_wnd_edge = ack + cb->window;
+	/* A peer with a closed window that answers a probe is alive. */
+	if (ack == ssk->snd_una && ssk->snd_wnd_edge == ack)
+		ssk->retries = 0;
+	demo_seq_clean_acked(sk, ack, cb->sack);
+
+	/* Our FIN, the last segment queued, acknowledged? */
+	if (ssk->snd_una == ssk->write_seq) {
+		switch (sk->sk_state) {
+		case TCP_FIN_WAIT1:
+			demo_seq_set_state(sk, TCP_FIN_WAIT2);
+			if (!sock_flag(sk, SOCK_DEAD))
+				sk->sk_state_change(sk);
+			demo_seq_arm_rtx(sk);
+			break;
+		case TCP_CLOSING:
+			demo_seq_time_wait(sk);
+			return false;
+		case TCP_LAST_ACK:
+			demo_seq_done(sk);
+			return false;
+		}
+	}
+	demo_seq_push(sk);
+	return true;
+}
+
+/* SYN_SENT: the only good answer is a SYN-ACK for our SYN. */
+static void demo_seq_rcv_synsent(struct sock *sk, struct sk_buff *skb)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	struct net *net = sock_net(sk);
+
+	if ((cb->flags & DEMO_SEQ_ACK) && cb->ack != ssk->snd_nxt) {
+		demo_seq_reply_reset(net, skb);
+		goto discard;
+	}
+	if (cb->flags & DEMO_SEQ_RST) {
+		if (cb->flags & DEMO_SEQ_ACK) {
+			demo_inc_stats(net, DEMO_MIB_INRSTS);
+			demo_inc_stats(net, DEMO_MIB_ATTEMPTFAILS);
+			demo_seq_abort(sk, ECONNREFUSED);
+		}
+		goto discard;
+	}
+	/* No simultaneous open: a bare SYN is dropped. */
+	if ((cb->flags & (DEMO_SEQ_SYN | DEMO_SEQ_ACK)) !=
+	    (DEMO_SEQ_SYN | DEMO_SEQ_ACK))
+		goto discard;
+
+	ssk->rcv_nxt = cb->seq + 1;
+	ssk->rcv_adv_edge = ssk->rcv_nxt;
+	ssk->snd_wnd_edge = cb->ack + cb->window;
+	demo_seq_clean_acked(sk, cb->ack, 0);
+	demo_seq_set_state(sk, TCP_ESTABLISHED);
+	demo_seq_send_ack(sk);
+	sk->sk_state_change(sk);
+	sk_wake_async(sk, SOCK_WAKE_IO, POLL_OUT);
+	demo_seq_push(sk);
+
+discard:
+	consume_skb(skb);
+}
+
+/**
+ * demo_seq_do_rcv() - a segment for connection @sk
+ * @sk: the socket, locked: by bh_lock_sock() in softirq, or owned by a
+ *	task processing its backlog (proto.backlog_rcv)
+ * @skb: the segment, headers pulled, fields in DEMO_SEQ_CB(); consumed
+ *
+ * Return: 0.
+ */
+int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	struct net *net = sock_net(sk);
+
+	switch (sk->sk_state) {
+	case TCP_SYN_SENT:
+		demo_seq_rcv_synsent(sk, skb);
+		return 0;
+	case TCP_CLOSE:
+	case TCP_LISTEN:
+		goto discard;
+	}
+
+	if (cb->flags & DEMO_SEQ_RST) {
+		if (demo_seq_rst_ok(ssk, cb->seq)) {
+			demo_inc_stats(net, DEMO_MIB_INRSTS);
+			if ((1 << sk->sk_state) &
+			    (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))
+				demo_inc_stats(net, DEMO_MIB_ESTABRESETS);
+			demo_seq_abort(sk, sk->sk_state == TCP_CLOSE_WAIT ?
+				       EPIPE : ECONNRESET);
+		}
+		goto discard;
+	}
+	if (cb->flags & DEMO_SEQ_SYN) {
+		/* The SYN-ACK again: our ACK of it was lost. */
+		demo_seq_send_ack(sk);
+		goto discard;
+	}
+	if (!demo_seq_rcv_ack(sk, cb))
+		goto discard;
+	if (skb->len || (cb->flags & (DEMO_SEQ_EOR | DEMO_SEQ_FIN))) {
+		demo_seq_rcv_data(sk, skb);
+		return 0;
+	}
+
+discard:
+	consume_skb(skb);
+	return 0;
+}
+
+/* Hand a segment to its connection, or to the backlog of its owner. */
+static void demo_seq_rcv_sk(struct sock *sk, struct sk_buff *skb)
+{
+	unsigned int limit = READ_ONCE(sk->sk_rcvbuf) +
+			     READ_ONCE(sk->sk_sndbuf) +
+			     8 * DEMO_SEQPACKET_MAX_MSG;
+
+	bh_lock_sock_nested(sk);
+	if (!sock_owned_by_user(sk)) {
+		demo_seq_do_rcv(sk, skb);
+	} else if (sk_add_backlog(sk, skb, limit)) {
+		atomic_inc(&sk->sk_drops);
+		demo_inc_stats(sock_net(sk), DEMO_MIB_RCVBUFERRORS);
+		kfree_skb(skb);
+	}
+	bh_unlock_sock(sk);
+}
+
+/* Settings a connection takes from its listener, as a TCP child does. */
+static void demo_seq_inherit(struct sock *sk, const struct sock *lsk)
+{
+	sk->sk_type = lsk->sk_type;
+	sk->sk_sndbuf = READ_ONCE(lsk->sk_sndbuf);
+	sk->sk_rcvbuf = READ_ONCE(lsk->sk_rcvbuf);
+	sk->sk_userlocks = lsk->sk_userlocks &
+			   (SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK);
+	sk->sk_rcvtimeo = READ_ONCE(lsk->sk_rcvtimeo);
+	sk->sk_sndtimeo = READ_ONCE(lsk->sk_sndtimeo);
+	sk->sk_lingertime = READ_ONCE(lsk->sk_lingertime);
+	if (sock_flag(lsk, SOCK_LINGER))
+		sock_set_flag(sk, SOCK_LINGER);
+	sk->sk_mark = READ_ONCE(lsk->sk_mark);
+	sk->sk_priority = READ_ONCE(lsk->sk_priority);
+	sk->sk_bound_dev_if = READ_ONCE(lsk->sk_bound_dev_if);
+	sk->sk_uid = lsk->sk_uid;
+	inet_sk(sk)->uc_ttl = READ_ONCE(inet_sk(lsk)->uc_ttl);
+	inet_sk(sk)->tos = READ_ONCE(inet_sk(lsk)->tos);
+}
+
+/*
+ * A valid cookie came back: create the connection, ESTABLISHED, hash it
+ * and queue it for accept(). Return: the new sock, locked with
+ * bh_lock_sock() and with a reference for the caller, or NULL.
+ */
+static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb)
+{
+	struct demo_seq_sock *lssk = demo_seq_sk(lsk);
+	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	const struct demohdr *dh = demo_hdr(skb);
+	const struct iphdr *iph = ip_hdr(skb);
+	struct net *net = sock_net(lsk);
+	struct demo_seq_sock *ssk;
+	struct inet_sock *inet;
+	struct sock *sk;
+
+	sk = sk_alloc(net, lsk->sk_family, GFP_ATOMIC, lsk->sk_prot, 0);
+	if (!sk) {
+		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
+		return NULL;
+	}
+	sock_init_data(NULL, sk);
+	demo_seq_inherit(sk, lsk);
+	demo_sock_init(sk, lsk->sk_protocol);
+	sk->sk_prot->init(sk);
+
+	inet = inet_sk(sk);
+	inet->inet_rcv_saddr = iph->daddr;
+	inet->inet_saddr = iph->daddr;
+	inet->inet_num = ntohs(dh->dest);
+	inet->inet_sport = dh->dest;
+	inet->inet_daddr = iph->saddr;
+	inet->inet_dport = dh->source;
+
+	bh_lock_sock(sk);
+	demo_seq_init_conn(sk);
+	ssk = demo_seq_sk(sk);
+	ssk->snd_una = cb->ack;
+	ssk->snd_nxt = cb->ack;
+	ssk->write_seq = cb->ack;
+	ssk->snd_wnd_edge = cb->ack + cb->window;
+	ssk->rcv_nxt = cb->seq;
+	/* What the listener's SYN-ACK offered, computed the same way. */
+	ssk->rcv_adv_edge = ssk->rcv_nxt + demo_seq_rcv_window(lsk);
+	demo_seq_set_state(sk, TCP_ESTABLISHED);
+
+	spin_lock(&lssk->accept_lock);
+	if (lsk->sk_state != TCP_LISTEN || sk_acceptq_is_full(lsk)) {
+		spin_unlock(&lssk->accept_lock);
+		demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
+		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
+		demo_seq_reply_reset(net, skb);
+		goto err_free;
+	}
+	if (demo_seq_hash_conn(sk)) {
+		/* Another CPU created it from a duplicate. */
+		spin_unlock(&lssk->accept_lock);
+		goto err_free;
+	}
+	list_add_tail(&ssk->accept_node, &lssk->accept_queue);
+	sk_acceptq_added(lsk);
+	spin_unlock(&lssk->accept_lock);
+
+	demo_inc_stats(net, DEMO_MIB_PASSIVEOPENS);
+	sock_hold(sk);
+	lsk->sk_data_ready(lsk);
+	return sk;
+
+err_free:
+	demo_seq_set_state(sk, TCP_CLOSE);
+	sk_dst_reset(sk);
+	bh_unlock_sock(sk);
+	sock_put(sk);
+	return NULL;
+}
+
+/* A segment for a listener: a SYN, or what completes a handshake. */
+static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
+{
+	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	const struct demohdr *dh = demo_hdr(skb);
+	const struct iphdr *iph = ip_hdr(skb);
+	struct net *net = sock_net(lsk);
+	struct sock *sk;
+	u32 isn;
+
+	if (cb->flags & DEMO_SEQ_RST)
+		goto discard;
+
+	if (cb->flags & DEMO_SEQ_SYN) {
+		if (cb->flags & DEMO_SEQ_ACK) {
+			demo_seq_reply_reset(net, skb);
+			goto discard;
+		}
+		/* Refused rather than left to time out: see SEQPACKET.md. */
+		if (sk_acceptq_is_full(lsk)) {
+			demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
+			demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
+			demo_seq_reply_reset(net, skb);
+			goto discard;
+		}
+		isn = demo_seq_cookie(net, iph->saddr, iph->daddr, dh->source,
+				      dh->dest, cb->seq);
+		demo_seq_send_ctl(net, iph->daddr, iph->saddr, dh->dest,
+				  dh->source, isn, cb->seq + 1,
+				  DEMO_SEQ_SYN | DEMO_SEQ_ACK,
+				  demo_seq_rcv_window(lsk));
+		goto discard;
+	}
+
+	/*
+	 * The first segment after the handshake has sequence number
+	 * cisn + 1 and acknowledges cookie + 1. Others may arrive first if it
+	 * was lost; they are dropped, not reset, and the client's
+	 * retransmission of it completes the handshake.
+	 */
+	if (!(cb->flags & DEMO_SEQ_ACK) ||
+	    !demo_seq_cookie_check(net, iph->saddr, iph->daddr, dh->source,
+				   dh->dest, cb->seq - 1, cb->ack - 1)) {
+		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
+		goto discard;
+	}
+
+	sk = demo_seq_child(lsk, skb);
+	if (!sk)
+		goto discard;
+	demo_seq_do_rcv(sk, skb);
+	bh_unlock_sock(sk);
+	sock_put(sk);
+	return;
+
+discard:
+	consume_skb(skb);
+}
+
+/**
+ * demo_seq_rcv() - a validated DEMOPROTO_SEQPACKET segment from demo_rcv()
+ * @skb: the segment, data at the DEMO header; consumed
+ *
+ * Context: softirq, rcu_read_lock() held.
+ */
+void demo_seq_rcv(struct sk_buff *skb)
+{
+	const struct demohdr *dh = demo_hdr(skb);
+	const struct demo_seqhdr *sh = (const void *)(dh + 1);
+	struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	const struct iphdr *iph = ip_hdr(skb);
+	struct net *net = dev_net(skb->dev);
+	struct demo_tw *tw;
+	struct sock *sk;
+
+	/* IP is done with skb->cb; it now carries the segment's fields. */
+	memset(cb, 0, sizeof(*cb));
+	cb->seq = ntohl(sh->seq);
+	cb->ack = ntohl(sh->ack);
+	cb->sack = ntohl(sh->sack);
+	cb->window = ntohs(sh->window);
+	cb->flags = ntohs(dh->flags);
+	__skb_pull(skb, DEMO_SEQ_HDRS);
+	demo_inc_stats(net, DEMO_MIB_INSEGS);
+
+	sk = demo_seq_lookup(net, iph->saddr, dh->source, iph->daddr, dh->dest);
+	if (sk) {
+		demo_seq_rcv_sk(sk, skb);
+		sock_put(sk);
+		return;
+	}
+
+	tw = demo_tw_lookup(net, iph->saddr, dh->source, iph->daddr, dh->dest);
+	if (tw) {
+		if ((cb->flags & (DEMO_SEQ_SYN | DEMO_SEQ_ACK)) != DEMO_SEQ_SYN) {
+			demo_tw_rcv(tw, skb);
+			return;
+		}
+		/* A new connection of the same pair ends TIME_WAIT early. */
+		if (demo_tw_kill(demo_pernet(net), tw))
+			demo_inc_stats(net, DEMO_MIB_TIMEWAITREUSE);
+	}
+
+	sk = demo_seq_lookup_listener(net, iph->daddr, dh->dest, inet_iif(skb));
+	if (sk) {
+		demo_seq_listen_rcv(sk, skb);
+		sock_put(sk);
+		return;
+	}
+
+	demo_seq_reply_reset(net, skb);
+	kfree_skb(skb);
+}
+
+/**
+ * demo_seq_err() - an ICMP error about a segment we sent
+ * @skb: the ICMP message, data at the quoted IPv4 header
+ * @info: ICMP info
+ *
+ * Port or protocol unreachable (no AF_DEMO on the peer) refuses a
+ * connection attempt at once; other errors leave it to the retransmission
+ * limits, as TCP's soft errors do. Path MTU updates are done by demo_err().
+ *
+ * Context: softirq, rcu_read_lock() held.
+ * Return: 0, or -ENOENT when no connection matches.
+ */
+int demo_seq_err(struct sk_buff *skb, u32 info)
+{
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	const struct demohdr *dh = (void *)skb->data + (iph->ihl << 2);
+	struct net *net = dev_net(skb->dev);
+	int type = icmp_hdr(skb)->type;
+	int code = icmp_hdr(skb)->code;
+	struct sock *sk;
+
+	sk = demo_seq_lookup(net, iph->daddr, dh->dest, iph->saddr, dh->source);
+	if (!sk)
+		return -ENOENT;
+
+	bh_lock_sock(sk);
+	if (type == ICMP_DEST_UNREACH && code <= NR_ICMP_UNREACH &&
+	    icmp_err_convert[code].fatal && !sock_owned_by_user(sk) &&
+	    sk->sk_state == TCP_SYN_SENT) {
+		demo_inc_stats(net, DEMO_MIB_ATTEMPTFAILS);
+		demo_seq_abort(sk, icmp_err_convert[code].errno);
+	}
+	bh_unlock_sock(sk);
+	sock_put(sk);
+	return 0;
+}

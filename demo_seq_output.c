@@ -1,0 +1,915 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_DEMO: DEMOPROTO_SEQPACKET output, retransmission, timers, TIME_WAIT.
+ *
+ * sendmsg() cuts a message into segments of at most mss payload bytes and
+ * queues them, each with its sequence number, on sk_write_queue; so do
+ * SYN and FIN. demo_seq_push() transmits, as a clone, every queued segment
+ * the peer's window admits. A segment leaves the queue only when the peer
+ * acknowledges it cumulatively; until then it may be sent again:
+ *
+ *  - by SACK recovery, once DEMO_SEQ_DUPTHRESH segments above it were
+ *    reported received (demo_seq_clean_acked());
+ *  - by the retransmission timer, which resends the oldest segment and
+ *    doubles the timeout (RFC 6298), and after seqpacket_retries (or
+ *    seqpacket_syn_retries) timeouts in a row gives up with ETIMEDOUT.
+ *
+ * A closed window is probed by the same timer, with the next segment.
+ * There is no congestion control: a connection sends as much as the
+ * peer's window admits.
+ */
+
+#include <linux/jiffies.h>
+#include <linux/slab.h>
+#include <net/ip.h>
+#include <net/route.h>
+#include <net/sock.h>
+
+#include "demo_seqpacket.h"
+
+/* Headroom for the link layer, IPv4 and DEMO headers. */
+#define DEMO_SEQ_HEADROOM	(MAX_HEADER + sizeof(struct iphdr) + DEMO_SEQ_HDRS)
+
+static struct demo_seq_sysctl *demo_seq_ctl(const struct sock *sk)
+{
+	return &demo_pernet(sock_net(sk))->seq;
+}
+
+static u32 demo_ms_to_jiffies(int ms)
+{
+	return max_t(unsigned long, msecs_to_jiffies(ms), 1);
+}
+
+static void demo_seq_rto_bounds(const struct sock *sk, u32 *min, u32 *max)
+{
+	const struct demo_seq_sysctl *ctl = demo_seq_ctl(sk);
+
+	*min = demo_ms_to_jiffies(READ_ONCE(ctl->rto_min_ms));
+	*max = max(*min, demo_ms_to_jiffies(READ_ONCE(ctl->rto_max_ms)));
+}
+
+/* The route of a connected socket, looked up again once stale. */
+static struct dst_entry *demo_seq_dst(struct sock *sk)
+{
+	struct inet_sock *inet = inet_sk(sk);
+	struct dst_entry *dst;
+	struct flowi4 fl4;
+	struct rtable *rt;
+
+	dst = __sk_dst_check(sk, 0);
+	if (dst)
+		return dst;
+	rt = demo_route(sk, &fl4, inet->inet_daddr, inet->inet_saddr,
+			inet->inet_dport, inet->inet_sport, inet->tos, false);
+	if (IS_ERR(rt))
+		return NULL;
+	__sk_dst_set(sk, &rt->dst);
+	return &rt->dst;
+}
+
+/**
+ * demo_seq_mss() - payload bytes per segment on @sk's path
+ * @sk: a socket with its peer set, owned by the caller
+ *
+ * Return: the path MTU (at most the largest IPv4 datagram) less the IPv4
+ * and DEMO headers.
+ */
+u32 demo_seq_mss(struct sock *sk)
+{
+	struct dst_entry *dst = demo_seq_dst(sk);
+	u32 mtu = dst ? min_t(u32, dst_mtu(dst), IP_MAX_MTU) : IPV4_MIN_MTU;
+
+	return max_t(int, mtu - sizeof(struct iphdr) - DEMO_SEQ_HDRS, 8);
+}
+
+/* Bit i: the peer's segment rcv_nxt + 1 + i waits in the out-of-order queue. */
+static u32 demo_seq_sack_bits(struct demo_seq_sock *ssk)
+{
+	struct sk_buff *skb;
+	u32 bits = 0, d;
+
+	skb_queue_walk(&ssk->ooo_queue, skb) {
+		d = DEMO_SEQ_CB(skb)->seq - ssk->rcv_nxt - 1;
+		if (d >= DEMO_SEQ_SACK_BITS)
+			break;
+		bits |= 1U << d;
+	}
+	return bits;
+}
+
+/* The window to advertise now; its right edge never moves back. */
+static u16 demo_seq_adv_window(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 wnd = demo_seq_rcv_window(sk);
+	u32 edge = ssk->rcv_nxt + wnd;
+
+	if (sk->sk_state == TCP_SYN_SENT)
+		return wnd;
+	if (demo_seq_before(edge, ssk->rcv_adv_edge))
+		return min_t(u32, ssk->rcv_adv_edge - ssk->rcv_nxt, U16_MAX);
+	ssk->rcv_adv_edge = edge;
+	return wnd;
+}
+
+/*
+ * Push the DEMO and sequence headers for segment @seq with @flags onto
+ * @skb, acknowledging everything received so far.
+ */
+static void demo_seq_build(struct sock *sk, struct sk_buff *skb, u32 seq,
+			   u16 flags)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	struct demo_seqhdr *sh;
+
+	if (sk->sk_state != TCP_SYN_SENT)
+		flags |= DEMO_SEQ_ACK;
+
+	sh = skb_push(skb, sizeof(*sh));
+	sh->seq = htonl(seq);
+	sh->ack = htonl(flags & DEMO_SEQ_ACK ? ssk->rcv_nxt : 0);
+	sh->sack = htonl(flags & DEMO_SEQ_ACK ? demo_seq_sack_bits(ssk) : 0);
+	sh->window = htons(demo_seq_adv_window(sk));
+	sh->reserved = 0;
+	skb_push(skb, sizeof(struct demohdr));
+	skb_reset_transport_header(skb);
+	demo_hdr_fill(skb, inet->inet_saddr, inet->inet_daddr,
+		      inet->inet_sport, inet->inet_dport, DEMOPROTO_SEQPACKET,
+		      flags);
+
+	if (flags & DEMO_SEQ_ACK)
+		ssk->acks_pending = 0;
+}
+
+/*
+ * Send segment @skb of @sk: a clone of it when it stays queued for
+ * retransmission, else @skb itself, which is consumed either way.
+ * A packet a full queue below dropped counts as sent (and lost).
+ */
+static int demo_seq_transmit(struct sock *sk, struct sk_buff *skb,
+			     bool clone_it)
+{
+	struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	struct inet_sock *inet = inet_sk(sk);
+	struct dst_entry *dst;
+	u16 flags = cb->flags;
+	u32 seq = cb->seq;
+	bool df;
+	int err;
+
+	dst = demo_seq_dst(sk);
+	if (!dst) {
+		if (!clone_it)
+			kfree_skb(skb);
+		return -EHOSTUNREACH;
+	}
+	if (clone_it) {
+		/* A clone still in flight shares the headroom: copy then. */
+		skb = skb_cloned(skb) ? pskb_copy(skb, GFP_ATOMIC) :
+					skb_clone(skb, GFP_ATOMIC);
+		if (!skb)
+			return -ENOBUFS;
+	}
+	/* IP output reads its control block from skb->cb. */
+	memset(skb->cb, 0, sizeof(skb->cb));
+	skb_set_owner_w(skb, sk);
+	demo_seq_build(sk, skb, seq, flags);
+
+	/* DF, unless the segment was cut for a path MTU that since shrank. */
+	df = skb->len + sizeof(struct iphdr) <= dst_mtu(dst);
+	skb_dst_set(skb, dst_clone(dst));
+	err = demo_ip_output(sock_net(sk), sk, skb, inet->inet_saddr,
+			     inet->inet_daddr, READ_ONCE(inet->uc_ttl),
+			     READ_ONCE(inet->tos), df);
+	return err == -ENOBUFS ? 0 : err;
+}
+
+/* A segment with no sequence number of its own: an ACK or a RST. */
+static void demo_seq_send_bare(struct sock *sk, u16 flags)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct net *net = sock_net(sk);
+	struct sk_buff *skb;
+
+	skb = alloc_skb(DEMO_SEQ_HEADROOM, GFP_ATOMIC);
+	if (!skb) {
+		if (!(flags & DEMO_SEQ_RST))
+			demo_seq_schedule_ack(sk);
+		return;
+	}
+	skb_reserve(skb, DEMO_SEQ_HEADROOM);
+	DEMO_SEQ_CB(skb)->seq = ssk->snd_nxt;
+	DEMO_SEQ_CB(skb)->flags = flags;
+	if (demo_seq_transmit(sk, skb, false))
+		return;
+	demo_inc_stats(net, DEMO_MIB_OUTSEGS);
+	if (flags & DEMO_SEQ_RST)
+		demo_inc_stats(net, DEMO_MIB_OUTRSTS);
+}
+
+void demo_seq_send_ack(struct sock *sk)
+{
+	demo_seq_send_bare(sk, 0);
+}
+
+/* Abort: tell the peer, which takes a RST at snd_nxt as in its window. */
+void demo_seq_send_reset(struct sock *sk)
+{
+	demo_seq_send_bare(sk, DEMO_SEQ_RST);
+}
+
+/* Acknowledge soon: at once for every second segment, else on a timer. */
+void demo_seq_schedule_ack(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	if (!timer_pending(&ssk->delack_timer))
+		sk_reset_timer(sk, &ssk->delack_timer,
+			       jiffies + DEMO_SEQ_DELACK);
+}
+
+void demo_seq_ack_event(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	if (++ssk->acks_pending >= 2)
+		demo_seq_send_ack(sk);
+	else
+		demo_seq_schedule_ack(sk);
+}
+
+/* Append @skb to the write queue as the next segment, with @flags. */
+static void demo_seq_enqueue(struct sock *sk, struct sk_buff *skb, u16 flags)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+
+	memset(cb, 0, sizeof(*cb));
+	cb->seq = ssk->write_seq++;
+	cb->flags = flags;
+	sk_wmem_queued_add(sk, skb->truesize);
+	WRITE_ONCE(ssk->unacked_bytes, ssk->unacked_bytes + skb->len);
+	__skb_queue_tail(&sk->sk_write_queue, skb);
+	if (!ssk->send_head)
+		ssk->send_head = skb;
+}
+
+/**
+ * demo_seq_queue_ctl() - queue a SYN or FIN, which take a sequence number
+ * @sk: the socket, owned
+ * @flags: DEMO_SEQ_SYN or DEMO_SEQ_FIN
+ * @gfp: allocation flags
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int demo_seq_queue_ctl(struct sock *sk, u16 flags, gfp_t gfp)
+{
+	struct sk_buff *skb;
+
+	skb = alloc_skb(DEMO_SEQ_HEADROOM, gfp);
+	if (!skb)
+		return -ENOMEM;
+	skb_reserve(skb, DEMO_SEQ_HEADROOM);
+	demo_seq_enqueue(sk, skb, flags);
+	return 0;
+}
+
+/**
+ * demo_seq_queue_msg() - cut a message into segments and queue them
+ * @sk: the socket, locked by its user
+ * @msg: the message
+ * @len: its length, at most DEMO_SEQPACKET_MAX_MSG
+ *
+ * All segments are built before any is queued, so a message is queued
+ * whole or not at all. An empty message is one segment with no payload.
+ *
+ * Return: 0 or a negative errno.
+ */
+int demo_seq_queue_msg(struct sock *sk, struct msghdr *msg, size_t len)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	size_t left = len, n, linear;
+	struct sk_buff_head segs;
+	struct sk_buff *skb;
+	int err;
+
+	ssk->mss = demo_seq_mss(sk);
+	__skb_queue_head_init(&segs);
+	do {
+		n = min_t(size_t, left, ssk->mss);
+		linear = min_t(size_t, n, SKB_MAX_HEAD(DEMO_SEQ_HEADROOM));
+		skb = alloc_skb_with_frags(DEMO_SEQ_HEADROOM + linear, n - linear,
+					   PAGE_ALLOC_COSTLY_ORDER, &err,
+					   sk->sk_allocation);
+		if (!skb)
+			goto err_purge;
+		skb_reserve(skb, DEMO_SEQ_HEADROOM);
+		skb_put(skb, linear);
+		skb->data_len = n - linear;
+		skb->len += n - linear;
+		err = skb_copy_datagram_from_iter(skb, 0, &msg->msg_iter, n);
+		if (err) {
+			kfree_skb(skb);
+			goto err_purge;
+		}
+		__skb_queue_tail(&segs, skb);
+		left -= n;
+	} while (left);
+
+	while ((skb = __skb_dequeue(&segs)))
+		demo_seq_enqueue(sk, skb,
+				 skb_queue_empty(&segs) ? DEMO_SEQ_EOR : 0);
+	return 0;
+
+err_purge:
+	__skb_queue_purge(&segs);
+	return err;
+}
+
+void demo_seq_purge_write_queue(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct sk_buff *skb;
+
+	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
+		sk_wmem_queued_add(sk, -skb->truesize);
+		kfree_skb(skb);
+	}
+	ssk->send_head = NULL;
+	WRITE_ONCE(ssk->unacked_bytes, 0);
+}
+
+/* First transmission of the segment at send_head. */
+static int demo_seq_send_head(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct sk_buff *skb = ssk->send_head;
+	int err;
+
+	err = demo_seq_transmit(sk, skb, true);
+	if (err)
+		return err;
+	DEMO_SEQ_CB(skb)->sent = (u32)jiffies;
+	ssk->snd_nxt = DEMO_SEQ_CB(skb)->seq + 1;
+	ssk->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
+			 NULL : skb->next;
+	demo_inc_stats(sock_net(sk), DEMO_MIB_OUTSEGS);
+	return 0;
+}
+
+/**
+ * demo_seq_push() - transmit what the peer's window admits
+ * @sk: the socket, owned
+ */
+void demo_seq_push(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct sk_buff *skb;
+
+	while ((skb = ssk->send_head)) {
+		if (!(DEMO_SEQ_CB(skb)->flags & DEMO_SEQ_SYN) &&
+		    !demo_seq_before(DEMO_SEQ_CB(skb)->seq, ssk->snd_wnd_edge))
+			break;
+		if (demo_seq_send_head(sk))
+			break;
+	}
+	demo_seq_arm_rtx(sk);
+}
+
+/**
+ * demo_seq_arm_rtx() - make sure the retransmission timer runs if needed
+ * @sk: the socket, owned
+ *
+ * It runs while segments are in flight or wait for a window, and for an
+ * orphan in FIN_WAIT2, for seqpacket_fin_timeout_ms.
+ */
+void demo_seq_arm_rtx(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	unsigned long when;
+
+	if (sk->sk_state == TCP_CLOSE)
+		return;
+	if (ssk->snd_una != ssk->snd_nxt || ssk->send_head) {
+		if (!timer_pending(&ssk->rtx_timer))
+			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
+		return;
+	}
+	if (sk->sk_state == TCP_FIN_WAIT2 && sock_flag(sk, SOCK_DEAD)) {
+		when = demo_ms_to_jiffies(READ_ONCE(demo_seq_ctl(sk)->fin_timeout_ms));
+		sk_reset_timer(sk, &ssk->rtx_timer, jiffies + when);
+		return;
+	}
+	sk_stop_timer(sk, &ssk->rtx_timer);
+}
+
+/* RFC 6298 with the clock in jiffies: srtt << 3, rttvar << 2. */
+void demo_seq_rtt_sample(struct sock *sk, u32 rtt)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 rto_min, rto_max;
+	long m = rtt;
+
+	if (!ssk->srtt) {
+		ssk->srtt = max_t(u32, rtt << 3, 1);
+		ssk->rttvar = rtt << 1;
+	} else {
+		m -= ssk->srtt >> 3;
+		ssk->srtt = max_t(long, ssk->srtt + m, 1);
+		if (m < 0)
+			m = -m;
+		m -= ssk->rttvar >> 2;
+		ssk->rttvar += m;
+	}
+	demo_seq_rto_bounds(sk, &rto_min, &rto_max);
+	ssk->rto = clamp_t(u32, (ssk->srtt >> 3) + max_t(u32, ssk->rttvar, 1),
+			   rto_min, rto_max);
+}
+
+/* Retransmit @skb, already sent; it stays queued. */
+static void demo_seq_retransmit(struct sock *sk, struct sk_buff *skb,
+				enum demo_mib_field why)
+{
+	struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+
+	if (demo_seq_transmit(sk, skb, true))
+		return;
+	cb->retransmitted = 1;
+	cb->sent = (u32)jiffies;
+	demo_inc_stats(sock_net(sk), why);
+}
+
+/*
+ * SACK recovery: a segment in flight with DEMO_SEQ_DUPTHRESH segments
+ * above it reported received is taken as lost and sent again, once.
+ */
+static void demo_seq_sack_recover(struct sock *sk, u32 ack, u32 sack)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	unsigned int above = 0;
+	struct sk_buff *skb;
+	u32 d;
+
+	/* Only segments up to ack + DEMO_SEQ_SACK_BITS can be SACKed. */
+	skb_queue_walk(&sk->sk_write_queue, skb) {
+		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+
+		if (skb == ssk->send_head ||
+		    demo_seq_after(cb->seq, ack + DEMO_SEQ_SACK_BITS))
+			break;
+		d = cb->seq - ack - 1;
+		if (d < DEMO_SEQ_SACK_BITS && (sack & (1U << d)))
+			cb->sacked = 1;
+		above += cb->sacked;
+	}
+	skb_queue_walk(&sk->sk_write_queue, skb) {
+		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+
+		if (skb == ssk->send_head || above < DEMO_SEQ_DUPTHRESH)
+			break;
+		if (cb->sacked) {
+			above--;
+		} else if (!cb->fast_rexmit) {
+			cb->fast_rexmit = 1;
+			demo_seq_retransmit(sk, skb, DEMO_MIB_RETRANSSEGS);
+		}
+	}
+}
+
+/**
+ * demo_seq_clean_acked() - the peer acknowledged up to @ack, and @sack
+ * @sk: the socket, owned
+ * @ack: cumulative acknowledgement, not beyond snd_nxt
+ * @sack: the SACK bits that came with it
+ */
+void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct sk_buff *skb;
+	bool freed = false;
+	long rtt = -1;
+
+	while ((skb = skb_peek(&sk->sk_write_queue)) &&
+	       demo_seq_before(DEMO_SEQ_CB(skb)->seq, ack)) {
+		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+
+		/* Karn: only a segment sent once gives an RTT sample. */
+		if (!cb->retransmitted)
+			rtt = (u32)jiffies - cb->sent;
+		WRITE_ONCE(ssk->unacked_bytes, ssk->unacked_bytes - skb->len);
+		__skb_unlink(skb, &sk->sk_write_queue);
+		sk_wmem_queued_add(sk, -skb->truesize);
+		consume_skb(skb);
+		freed = true;
+	}
+
+	if (demo_seq_after(ack, ssk->snd_una)) {
+		ssk->snd_una = ack;
+		ssk->retries = 0;
+		if (rtt >= 0) {
+			demo_seq_rtt_sample(sk, rtt);
+		} else {
+			u32 rto_min, rto_max;
+
+			/* Forget the backoff; no fresh sample. */
+			demo_seq_rto_bounds(sk, &rto_min, &rto_max);
+			ssk->rto = ssk->srtt ?
+				   clamp_t(u32, (ssk->srtt >> 3) + ssk->rttvar,
+					   rto_min, rto_max) :
+				   clamp_t(u32, DEMO_SEQ_RTO_INIT, rto_min,
+					   rto_max);
+		}
+		/* Progress restarts the clock of what is still in flight. */
+		if (ssk->snd_una != ssk->snd_nxt)
+			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
+		else
+			sk_stop_timer(sk, &ssk->rtx_timer);
+	}
+
+	if (sack)
+		demo_seq_sack_recover(sk, ack, sack);
+
+	if (freed && !sock_flag(sk, SOCK_DEAD))
+		sk->sk_write_space(sk);
+}
+
+static void demo_seq_rtx_fire(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	const struct demo_seq_sysctl *ctl = demo_seq_ctl(sk);
+	struct net *net = sock_net(sk);
+	u32 rto_min, rto_max;
+	struct sk_buff *skb;
+	int limit;
+
+	switch (sk->sk_state) {
+	case TCP_CLOSE:
+	case TCP_LISTEN:
+		return;
+	case TCP_FIN_WAIT2:
+		/* An orphan whose peer never sends its FIN. */
+		if (sock_flag(sk, SOCK_DEAD)) {
+			demo_seq_done(sk);
+			return;
+		}
+		break;
+	}
+	if (ssk->snd_una == ssk->snd_nxt && !ssk->send_head)
+		return;
+
+	limit = sk->sk_state == TCP_SYN_SENT ? READ_ONCE(ctl->syn_retries) :
+					       READ_ONCE(ctl->retries);
+	if (ssk->retries >= limit) {
+		demo_inc_stats(net, DEMO_MIB_TIMEOUTS);
+		if (sk->sk_state == TCP_SYN_SENT)
+			demo_inc_stats(net, DEMO_MIB_ATTEMPTFAILS);
+		demo_seq_abort(sk, ETIMEDOUT);
+		return;
+	}
+	ssk->retries++;
+
+	if (ssk->snd_una == ssk->snd_nxt) {
+		/* Nothing in flight, the window closed: probe it. */
+		if (!demo_seq_send_head(sk))
+			demo_inc_stats(net, DEMO_MIB_ZEROWINDOWPROBES);
+	} else {
+		skb_queue_walk(&sk->sk_write_queue, skb) {
+			if (skb == ssk->send_head)
+				break;
+			DEMO_SEQ_CB(skb)->fast_rexmit = 0;
+		}
+		skb = skb_peek(&sk->sk_write_queue);
+		demo_seq_retransmit(sk, skb,
+				    demo_seq_before(ssk->snd_una, ssk->snd_wnd_edge) ?
+				    DEMO_MIB_RETRANSSEGS :
+				    DEMO_MIB_ZEROWINDOWPROBES);
+	}
+
+	demo_seq_rto_bounds(sk, &rto_min, &rto_max);
+	ssk->rto = min(ssk->rto * 2, rto_max);
+	sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
+}
+
+static void demo_seq_delack_fire(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	if (ssk->acks_pending &&
+	    ((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 |
+				    TCPF_FIN_WAIT2 | TCPF_CLOSE_WAIT)))
+		demo_seq_send_ack(sk);
+}
+
+/*
+ * The timers hold a socket reference while pending (sk_reset_timer()).
+ * A task owning the socket defers their work to release_sock(), which
+ * calls demo_seq_release_cb(); the deferral holds its own reference.
+ */
+static void demo_seq_rtx_timer(struct timer_list *t)
+{
+	struct demo_seq_sock *ssk = timer_container_of(ssk, t, rtx_timer);
+	struct sock *sk = &ssk->dsk.inet.sk;
+
+	bh_lock_sock(sk);
+	if (!sock_owned_by_user(sk))
+		demo_seq_rtx_fire(sk);
+	else if (!test_and_set_bit(DEMO_SEQ_RTX_DEFERRED, &ssk->deferred))
+		sock_hold(sk);
+	bh_unlock_sock(sk);
+	sock_put(sk);
+}
+
+static void demo_seq_delack_timer(struct timer_list *t)
+{
+	struct demo_seq_sock *ssk = timer_container_of(ssk, t, delack_timer);
+	struct sock *sk = &ssk->dsk.inet.sk;
+
+	bh_lock_sock(sk);
+	if (!sock_owned_by_user(sk))
+		demo_seq_delack_fire(sk);
+	else if (!test_and_set_bit(DEMO_SEQ_DELACK_DEFERRED, &ssk->deferred))
+		sock_hold(sk);
+	bh_unlock_sock(sk);
+	sock_put(sk);
+}
+
+/* proto.release_cb: timer work deferred while a task owned the socket. */
+void demo_seq_release_cb(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	if (test_and_clear_bit(DEMO_SEQ_RTX_DEFERRED, &ssk->deferred)) {
+		demo_seq_rtx_fire(sk);
+		__sock_put(sk);
+	}
+	if (test_and_clear_bit(DEMO_SEQ_DELACK_DEFERRED, &ssk->deferred)) {
+		demo_seq_delack_fire(sk);
+		__sock_put(sk);
+	}
+}
+
+void demo_seq_init_timers(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	timer_setup(&ssk->rtx_timer, demo_seq_rtx_timer, 0);
+	timer_setup(&ssk->delack_timer, demo_seq_delack_timer, 0);
+}
+
+/* Stop both timers, dropping their references; the caller holds one. */
+void demo_seq_clear_timers(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	sk_stop_timer(sk, &ssk->rtx_timer);
+	sk_stop_timer(sk, &ssk->delack_timer);
+}
+
+/**
+ * demo_seq_send_ctl() - send a segment that belongs to no socket
+ * @net: the namespace
+ * @saddr: local address
+ * @daddr: remote address
+ * @sport: local port
+ * @dport: remote port
+ * @seq: sequence number
+ * @ack: acknowledgement number
+ * @flags: DEMO_SEQ_*
+ * @window: window to advertise
+ *
+ * A listener's SYN-ACK, a reset for a segment that matches nothing, an ACK
+ * from TIME_WAIT.
+ *
+ * Return: 0 or a negative errno.
+ */
+int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
+		      __be16 sport, __be16 dport, u32 seq, u32 ack, u16 flags,
+		      u16 window)
+{
+	struct demo_seqhdr *sh;
+	struct sk_buff *skb;
+	struct flowi4 fl4;
+	struct rtable *rt;
+	int err;
+
+	rt = ip_route_output_ports(net, &fl4, NULL, daddr, saddr, dport, sport,
+				   demo_ipproto, 0, 0);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	skb = alloc_skb(DEMO_SEQ_HEADROOM, GFP_ATOMIC);
+	if (!skb) {
+		ip_rt_put(rt);
+		return -ENOMEM;
+	}
+	skb_reserve(skb, DEMO_SEQ_HEADROOM);
+
+	sh = skb_push(skb, sizeof(*sh));
+	sh->seq = htonl(seq);
+	sh->ack = htonl(ack);
+	sh->sack = 0;
+	sh->window = htons(window);
+	sh->reserved = 0;
+	skb_push(skb, sizeof(struct demohdr));
+	skb_reset_transport_header(skb);
+	demo_hdr_fill(skb, fl4.saddr, fl4.daddr, sport, dport,
+		      DEMOPROTO_SEQPACKET, flags);
+
+	skb_dst_set(skb, &rt->dst);
+	err = demo_ip_output(net, NULL, skb, fl4.saddr, fl4.daddr, -1, 0, true);
+	if (err && err != -ENOBUFS)
+		return err;
+	demo_inc_stats(net, DEMO_MIB_OUTSEGS);
+	if (flags & DEMO_SEQ_RST)
+		demo_inc_stats(net, DEMO_MIB_OUTRSTS);
+	return 0;
+}
+
+/**
+ * demo_seq_reply_reset() - answer a segment that matches nothing with RST
+ * @net: the namespace
+ * @skb: the segment, its headers pulled, sequence fields in its cb
+ *
+ * RFC 793's rule: a segment carrying an acknowledgement gets a reset with
+ * that sequence number; another gets one acknowledging it.
+ */
+void demo_seq_reply_reset(struct net *net, struct sk_buff *skb)
+{
+	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	const struct demohdr *dh = demo_hdr(skb);
+	const struct iphdr *iph = ip_hdr(skb);
+	u32 seq = 0, ack = 0;
+	u16 flags = DEMO_SEQ_RST;
+
+	if ((cb->flags & DEMO_SEQ_RST) || skb->pkt_type != PACKET_HOST)
+		return;
+	if (cb->flags & DEMO_SEQ_ACK) {
+		seq = cb->ack;
+	} else {
+		flags |= DEMO_SEQ_ACK;
+		ack = cb->seq + 1;
+	}
+	demo_seq_send_ctl(net, iph->daddr, iph->saddr, dh->dest, dh->source,
+			  seq, ack, flags, 0);
+}
+
+/* TIME_WAIT: what remains of a connection closed first on this side. */
+
+static void demo_tw_put(struct demo_tw *tw)
+{
+	if (refcount_dec_and_test(&tw->refcnt))
+		kfree_rcu(tw, rcu);
+}
+
+/* Unhash @tw if it still is; true if this call did it. */
+static bool demo_tw_unhash(struct demo_net *dn, struct demo_tw *tw)
+{
+	bool hashed;
+
+	spin_lock_bh(&dn->conn_lock);
+	hashed = !hlist_unhashed(&tw->node);
+	if (hashed)
+		hlist_del_init_rcu(&tw->node);
+	spin_unlock_bh(&dn->conn_lock);
+	return hashed;
+}
+
+static void demo_tw_timer(struct timer_list *t)
+{
+	struct demo_tw *tw = timer_container_of(tw, t, timer);
+
+	if (demo_tw_unhash(demo_pernet(tw->net), tw))
+		demo_tw_put(tw);
+	demo_tw_put(tw);	/* the timer's */
+}
+
+/**
+ * demo_seq_time_wait() - replace connection @sk by a TIME_WAIT entry
+ * @sk: the socket, owned; its connection has ended both ways
+ *
+ * The entry answers a retransmitted FIN for seqpacket_time_wait_ms and keeps
+ * old segments of the pair from meeting a new connection. Without memory
+ * for it the connection just ends.
+ */
+void demo_seq_time_wait(struct sock *sk)
+{
+	struct demo_net *dn = demo_pernet(sock_net(sk));
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	struct demo_tw *tw;
+	u32 h;
+
+	tw = kmalloc(sizeof(*tw), GFP_ATOMIC);
+	if (tw) {
+		tw->net = sock_net(sk);
+		tw->laddr = inet->inet_rcv_saddr;
+		tw->raddr = inet->inet_daddr;
+		tw->lport = inet->inet_sport;
+		tw->rport = inet->inet_dport;
+		tw->snd_nxt = ssk->snd_nxt;
+		tw->rcv_nxt = ssk->rcv_nxt;
+		refcount_set(&tw->refcnt, 2);	/* hash and timer */
+		timer_setup(&tw->timer, demo_tw_timer, 0);
+		h = demo_conn_hashfn(tw->laddr, tw->lport, tw->raddr, tw->rport);
+
+		/* Lookups find the connection or its TIME_WAIT, never neither. */
+		spin_lock_bh(&dn->conn_lock);
+		hlist_add_head_rcu(&tw->node, &dn->timewait_hash[h]);
+		if (!hlist_unhashed(&ssk->conn_node)) {
+			hlist_del_init_rcu(&ssk->conn_node);
+			__sock_put(sk);
+		}
+		mod_timer(&tw->timer, jiffies +
+			  demo_ms_to_jiffies(READ_ONCE(dn->seq.time_wait_ms)));
+		spin_unlock_bh(&dn->conn_lock);
+	}
+	demo_seq_done(sk);
+}
+
+/**
+ * demo_tw_lookup() - the TIME_WAIT entry of a pair
+ * @net: the namespace
+ * @raddr: remote address
+ * @rport: remote port
+ * @laddr: local address
+ * @lport: local port
+ *
+ * Context: rcu_read_lock() held; the entry stays valid until it is dropped.
+ * Return: the entry or NULL.
+ */
+struct demo_tw *demo_tw_lookup(struct net *net, __be32 raddr, __be16 rport,
+			       __be32 laddr, __be16 lport)
+{
+	struct demo_net *dn = demo_pernet(net);
+	struct demo_tw *tw;
+	u32 h = demo_conn_hashfn(laddr, lport, raddr, rport);
+
+	hlist_for_each_entry_rcu(tw, &dn->timewait_hash[h], node)
+		if (tw->laddr == laddr && tw->lport == lport &&
+		    tw->raddr == raddr && tw->rport == rport)
+			return tw;
+	return NULL;
+}
+
+/* End @tw before its time; false if its timer or another CPU was first. */
+bool demo_tw_kill(struct demo_net *dn, struct demo_tw *tw)
+{
+	if (!demo_tw_unhash(dn, tw))
+		return false;
+	if (timer_delete(&tw->timer))
+		demo_tw_put(tw);
+	demo_tw_put(tw);
+	return true;
+}
+
+/**
+ * demo_tw_rcv() - a segment for a pair in TIME_WAIT
+ * @tw: the entry, from demo_tw_lookup()
+ * @skb: the segment; consumed
+ *
+ * A retransmitted FIN means our last ACK was lost: ACK again and restart
+ * the wait. A reset ends the entry. Anything else is old and dropped.
+ */
+void demo_tw_rcv(struct demo_tw *tw, struct sk_buff *skb)
+{
+	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	struct demo_net *dn = demo_pernet(tw->net);
+
+	if (cb->flags & DEMO_SEQ_RST) {
+		demo_tw_kill(dn, tw);
+	} else if (cb->flags & DEMO_SEQ_FIN) {
+		demo_seq_send_ctl(tw->net, tw->laddr, tw->raddr, tw->lport,
+				  tw->rport, tw->snd_nxt, tw->rcv_nxt,
+				  DEMO_SEQ_ACK, 0);
+		mod_timer_pending(&tw->timer, jiffies +
+				  demo_ms_to_jiffies(READ_ONCE(dn->seq.time_wait_ms)));
+	}
+	consume_skb(skb);
+}
+
+/*
+ * The namespace is going away: end every TIME_WAIT entry, waiting for
+ * timers that are running. Context: process context, no packets arrive.
+ */
+void demo_tw_purge(struct demo_net *dn)
+{
+	struct demo_tw *tw;
+	int i;
+
+	for (i = 0; i < DEMO_HTABLE_SIZE; i++) {
+		for (;;) {
+			spin_lock_bh(&dn->conn_lock);
+			tw = hlist_entry_safe(dn->timewait_hash[i].first,
+					      struct demo_tw, node);
+			if (tw)
+				hlist_del_init_rcu(&tw->node);
+			spin_unlock_bh(&dn->conn_lock);
+			if (!tw)
+				break;
+			/* The hash's reference keeps it while we wait. */
+			if (timer_delete_sync(&tw->timer))
+				demo_tw_put(tw);
+			demo_tw_put(tw);
+		}
+	}
+}

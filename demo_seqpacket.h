@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * DEMOPROTO_SEQPACKET internals, shared by its three files:
+ *
+ *   demo_seqpacket.c   the socket calls: connect, listen, accept, sendmsg,
+ *                      recvmsg, poll, shutdown, close
+ *   demo_seq_input.c   segments arriving from demo_rcv(): connection and
+ *                      listener lookup, the handshake, acknowledgements,
+ *                      reassembly, FIN and RST
+ *   demo_seq_output.c  segments leaving: transmit, retransmission, the
+ *                      timers and TIME_WAIT
+ *
+ * Locking follows TCP. Segments arrive in softirq and are processed under
+ * bh_lock_sock() when no task owns the socket, else queued to the socket
+ * backlog and processed by release_sock() (sk_backlog_rcv). Timers do the
+ * same and defer to release_cb. Every field below is changed only by the
+ * socket's owner in that sense, unless it says otherwise.
+ */
+#ifndef _DEMO_SEQPACKET_H
+#define _DEMO_SEQPACKET_H
+
+#include <linux/jhash.h>
+#include <linux/skbuff.h>
+#include <linux/timer.h>
+#include <net/tcp_states.h>
+
+#include "demo_proto.h"
+
+/* Sequence space arithmetic, as TCP's before()/after(). */
+static inline bool demo_seq_before(u32 seq1, u32 seq2)
+{
+	return (s32)(seq1 - seq2) < 0;
+}
+
+#define demo_seq_after(seq2, seq1)	demo_seq_before(seq1, seq2)
+
+#define DEMO_SEQ_RTO_INIT	HZ		/* RFC 6298 initial RTO */
+#define DEMO_SEQ_DELACK		(HZ / 25)	/* delayed ACK, 40 ms */
+#define DEMO_SEQ_DUPTHRESH	3		/* SACKed above a hole: lost */
+#define DEMO_SEQ_SACK_BITS	32
+
+/* Bits of demo_seq_sock.deferred: timer work left to release_sock(). */
+enum {
+	DEMO_SEQ_RTX_DEFERRED,
+	DEMO_SEQ_DELACK_DEFERRED,
+};
+
+/**
+ * struct demo_seq_sock - a DEMOPROTO_SEQPACKET socket
+ * @dsk: the AF_DEMO socket it is; first
+ * @conn_node: link in demo_net.conn_hash (4-tuple), once connected;
+ *	protected by demo_net.conn_lock, read under RCU
+ * @accept_lock: (listener) protects @accept_queue and the LISTEN state
+ *	against the softirq that adds connections
+ * @accept_queue: (listener) connections waiting for accept()
+ * @accept_node: (connection) link in its listener's @accept_queue
+ * @snd_una: oldest unacknowledged sequence number
+ * @snd_nxt: next sequence number to transmit for the first time
+ * @write_seq: sequence number of the next segment queued
+ * @snd_wnd_edge: first sequence number the peer does not accept yet
+ * @send_head: first never-transmitted segment of sk_write_queue, or NULL
+ * @unacked_bytes: payload bytes queued and not acknowledged (SIOCOUTQ)
+ * @rcv_nxt: next sequence number expected from the peer
+ * @rcv_adv_edge: right edge of the window last advertised; never moves back
+ * @rcv_mss: largest payload received in one segment, for the window
+ * @reasm_queue: in-order segments of the message being received
+ * @ooo_queue: segments received beyond @rcv_nxt, by sequence number
+ * @acks_pending: data segments received and not yet acknowledged
+ * @mss: payload bytes per segment, from the path MTU
+ * @srtt: smoothed RTT, jiffies << 3 (0 before the first sample)
+ * @rttvar: RTT variation, jiffies << 2
+ * @rto: current retransmission timeout, jiffies, backoff included
+ * @retries: consecutive timeouts without progress
+ * @rtx_timer: retransmission, SYN retries, zero-window probe, FIN_WAIT2
+ * @delack_timer: delayed acknowledgement
+ * @deferred: DEMO_SEQ_*_DEFERRED bits, set by timers, atomic
+ */
+struct demo_seq_sock {
+	struct demo_sock	dsk;
+
+	struct hlist_node	conn_node;
+	spinlock_t		accept_lock;
+	struct list_head	accept_queue;
+	struct list_head	accept_node;
+
+	u32			snd_una;
+	u32			snd_nxt;
+	u32			write_seq;
+	u32			snd_wnd_edge;
+	struct sk_buff		*send_head;
+	u32			unacked_bytes;
+
+	u32			rcv_nxt;
+	u32			rcv_adv_edge;
+	u32			rcv_mss;
+	struct sk_buff_head	reasm_queue;
+	struct sk_buff_head	ooo_queue;
+	u16			acks_pending;
+
+	u16			mss;
+	u32			srtt;
+	u32			rttvar;
+	u32			rto;
+	u8			retries;
+
+	struct timer_list	rtx_timer;
+	struct timer_list	delack_timer;
+	unsigned long		deferred;
+};
+
+static inline struct demo_seq_sock *demo_seq_sk(const struct sock *sk)
+{
+	return container_of(sk, struct demo_seq_sock, dsk.inet.sk);
+}
+
+/**
+ * struct demo_seq_cb - what a segment carries in skb->cb
+ * @seq: its sequence number
+ * @ack: (received) acknowledgement number
+ * @sack: (received) SACK bits
+ * @sent: (write queue) jiffies of the last transmission
+ * @window: (received) window
+ * @flags: DEMO_SEQ_SYN/FIN/EOR (write queue); header flags (received)
+ * @sacked: (write queue) the peer reported it received
+ * @fast_rexmit: (write queue) retransmitted by SACK recovery; not again
+ *	until a timeout
+ * @retransmitted: (write queue) sent more than once: no RTT sample (Karn)
+ */
+struct demo_seq_cb {
+	u32	seq;
+	u32	ack;
+	u32	sack;
+	u32	sent;
+	u16	window;
+	u16	flags;
+	u8	sacked:1,
+		fast_rexmit:1,
+		retransmitted:1;
+};
+
+#define DEMO_SEQ_CB(skb)	((struct demo_seq_cb *)&((skb)->cb[0]))
+
+/**
+ * struct demo_tw - a connection in TIME_WAIT, after its socket is gone
+ * @node: link in demo_net.timewait_hash, protected by demo_net.conn_lock
+ * @timer: ends it
+ * @refcnt: one for @node, one while @timer is pending
+ * @net: its namespace; the entry holds no reference, the namespace's exit
+ *	removes every entry first
+ * @laddr: local address
+ * @raddr: remote address
+ * @lport: local port
+ * @rport: remote port
+ * @snd_nxt: sequence number after our FIN
+ * @rcv_nxt: sequence number after the peer's FIN
+ * @rcu: for freeing
+ *
+ * A TIME_WAIT entry is not a socket: it holds neither the module nor the
+ * namespace, so rmmod and namespace teardown are not delayed by it.
+ */
+struct demo_tw {
+	struct hlist_node	node;
+	struct timer_list	timer;
+	refcount_t		refcnt;
+	struct net		*net;
+	__be32			laddr;
+	__be32			raddr;
+	__be16			lport;
+	__be16			rport;
+	u32			snd_nxt;
+	u32			rcv_nxt;
+	struct rcu_head		rcu;
+};
+
+static inline u32 demo_conn_hashfn(__be32 laddr, __be16 lport, __be32 raddr,
+				   __be16 rport)
+{
+	return jhash_3words((__force u32)laddr, (__force u32)raddr,
+			    ((__force u32)lport << 16) | (__force u32)rport,
+			    0) & (DEMO_HTABLE_SIZE - 1);
+}
+
+/* demo_seqpacket.c */
+void demo_seq_set_state(struct sock *sk, int state);
+void demo_seq_done(struct sock *sk);
+void demo_seq_abort(struct sock *sk, int err);
+int demo_seq_hash_conn(struct sock *sk);
+void demo_seq_unhash_conn(struct sock *sk);
+void demo_seq_init_conn(struct sock *sk);
+
+/* demo_seq_input.c */
+int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb);
+u16 demo_seq_rcv_window(struct sock *sk);
+bool demo_seq_cookie_check(const struct net *net, __be32 saddr, __be32 daddr,
+			   __be16 sport, __be16 dport, u32 cisn, u32 cookie);
+u32 demo_seq_cookie(const struct net *net, __be32 saddr, __be32 daddr,
+		    __be16 sport, __be16 dport, u32 cisn);
+
+/* demo_seq_output.c */
+void demo_seq_init_timers(struct sock *sk);
+void demo_seq_clear_timers(struct sock *sk);
+int demo_seq_queue_msg(struct sock *sk, struct msghdr *msg, size_t len);
+int demo_seq_queue_ctl(struct sock *sk, u16 flags, gfp_t gfp);
+void demo_seq_push(struct sock *sk);
+void demo_seq_send_ack(struct sock *sk);
+void demo_seq_send_reset(struct sock *sk);
+void demo_seq_ack_event(struct sock *sk);
+void demo_seq_schedule_ack(struct sock *sk);
+void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack);
+void demo_seq_arm_rtx(struct sock *sk);
+void demo_seq_purge_write_queue(struct sock *sk);
+void demo_seq_rtt_sample(struct sock *sk, u32 rtt);
+void demo_seq_release_cb(struct sock *sk);
+int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
+		      __be16 sport, __be16 dport, u32 seq, u32 ack, u16 flags,
+		      u16 window);
+void demo_seq_reply_reset(struct net *net, struct sk_buff *skb);
+void demo_seq_time_wait(struct sock *sk);
+struct demo_tw *demo_tw_lookup(struct net *net, __be32 raddr, __be16 rport,
+			       __be32 laddr, __be16 lport);
+bool demo_tw_kill(struct demo_net *dn, struct demo_tw *tw);
+void demo_tw_rcv(struct demo_tw *tw, struct sk_buff *skb);
+u32 demo_seq_mss(struct sock *sk);
+
+#endif /* _DEMO_SEQPACKET_H */

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_DEMO: net.demo.* sysctls, one set per network namespace.
+ *
+ * They bound DEMOPROTO_SEQPACKET's timers and retries; docs/SEQPACKET.md
+ * says what each does. A new namespace starts from the defaults below.
+ */
+
+#include <linux/slab.h>
+#include <linux/sysctl.h>
+#include <net/net_namespace.h>
+
+#include "demo_proto.h"
+
+static const struct demo_seq_sysctl demo_seq_sysctl_defaults = {
+	.rto_min_ms	= 200,
+	.rto_max_ms	= 10000,
+	.retries	= 8,
+	.syn_retries	= 5,
+	.time_wait_ms	= 10000,
+	.fin_timeout_ms	= 30000,
+};
+
+static int demo_rto_min_limit = 60000;
+static int demo_rto_max_limit = 120000;
+static int demo_retries_limit = 100;
+static int demo_wait_limit = 600000;
+
+#define DEMO_SYSCTL(name, limit) {				\
+	.procname	= "seqpacket_" #name,			\
+	.maxlen		= sizeof(int),				\
+	.mode		= 0644,					\
+	.proc_handler	= proc_dointvec_minmax,			\
+	.extra1		= SYSCTL_ONE,				\
+	.extra2		= &(limit),				\
+}
+
+/* In the order of demo_sysctl_init_net()'s data[]. */
+static const struct ctl_table demo_sysctl_template[] = {
+	DEMO_SYSCTL(rto_min_ms, demo_rto_min_limit),
+	DEMO_SYSCTL(rto_max_ms, demo_rto_max_limit),
+	DEMO_SYSCTL(retries, demo_retries_limit),
+	DEMO_SYSCTL(syn_retries, demo_retries_limit),
+	DEMO_SYSCTL(time_wait_ms, demo_wait_limit),
+	DEMO_SYSCTL(fin_timeout_ms, demo_wait_limit),
+	DEMO_CTL_TABLE_END
+};
+
+int demo_sysctl_init_net(struct net *net)
+{
+	struct demo_net *dn = demo_pernet(net);
+	int *data[] = {
+		&dn->seq.rto_min_ms,
+		&dn->seq.rto_max_ms,
+		&dn->seq.retries,
+		&dn->seq.syn_retries,
+		&dn->seq.time_wait_ms,
+		&dn->seq.fin_timeout_ms,
+	};
+	struct ctl_table *table;
+	int i;
+
+	BUILD_BUG_ON(ARRAY_SIZE(data) > ARRAY_SIZE(demo_sysctl_template));
+
+	dn->seq = demo_seq_sysctl_defaults;
+	table = kmemdup(demo_sysctl_template, sizeof(demo_sysctl_template),
+			GFP_KERNEL);
+	if (!table)
+		return -ENOMEM;
+	for (i = 0; i < ARRAY_SIZE(data); i++)
+		table[i].data = data[i];
+
+	dn->sysctl_hdr = demo_compat_register_net_sysctl(net, "net/demo", table,
+							 ARRAY_SIZE(demo_sysctl_template));
+	if (!dn->sysctl_hdr) {
+		kfree(table);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void demo_sysctl_exit_net(struct net *net)
+{
+	struct demo_net *dn = demo_pernet(net);
+	const struct ctl_table *table = dn->sysctl_hdr->ctl_table_arg;
+
+	unregister_net_sysctl_table(dn->sysctl_hdr);
+	kfree(table);
+}
