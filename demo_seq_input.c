@@ -21,6 +21,7 @@
 #include <linux/icmp.h>
 #include <linux/random.h>
 #include <linux/siphash.h>
+#include <kunit/visibility.h>
 #include <net/icmp.h>
 #include <net/ip.h>
 #include <net/netns/hash.h>
@@ -77,6 +78,7 @@ u32 demo_seq_cookie(const struct net *net, __be32 saddr, __be32 daddr,
 	return demo_seq_cookie_at(net, saddr, daddr, sport, dport, cisn,
 				  jiffies / DEMO_SEQ_COOKIE_PERIOD);
 }
+EXPORT_SYMBOL_IF_KUNIT(demo_seq_cookie);
 
 /**
  * demo_seq_cookie_check() - was @cookie issued for this handshake lately?
@@ -100,6 +102,7 @@ bool demo_seq_cookie_check(const struct net *net, __be32 saddr, __be32 daddr,
 	       cookie == demo_seq_cookie_at(net, saddr, daddr, sport, dport,
 					    cisn, count - 1);
 }
+EXPORT_SYMBOL_IF_KUNIT(demo_seq_cookie_check);
 
 /**
  * demo_seq_rcv_window() - segments the receiver of @sk can take now
@@ -532,9 +535,9 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb)
 		return NULL;
 	}
 	sock_init_data(NULL, sk);
-	demo_seq_inherit(sk, lsk);
 	demo_sock_init(sk, lsk->sk_protocol);
 	sk->sk_prot->init(sk);
+	demo_seq_inherit(sk, lsk);
 
 	inet = inet_sk(sk);
 	inet->inet_rcv_saddr = iph->daddr;

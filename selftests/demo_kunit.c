@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit suites for af_demo's pure logic: the protocol switch's matching
- * rules and socket() errno matrix, and the wire format (header build,
- * checksum, receive validation).
+ * rules and socket() errno matrix, the wire format (header build,
+ * checksum, receive validation), and DEMOPROTO_SEQPACKET's sequence
+ * arithmetic, segment validation and handshake cookies.
  *
  * Built only against kernels with CONFIG_KUNIT (the debug kernel); the
  * suites run when the module is loaded, after af_demo.
@@ -16,7 +17,7 @@
 #include <net/net_namespace.h>
 #include <net/sock.h>
 
-#include "../demo_proto.h"
+#include "../demo_seqpacket.h"
 
 /* Protocol switch */
 
@@ -371,7 +372,156 @@ static struct kunit_suite demo_wire_suite = {
 	.test_cases	= demo_wire_cases,
 };
 
-kunit_test_suites(&demo_protosw_suite, &demo_wire_suite);
+/* DEMOPROTO_SEQPACKET */
+
+static void demo_seq_arith(struct kunit *test)
+{
+	KUNIT_EXPECT_TRUE(test, demo_seq_before(1, 2));
+	KUNIT_EXPECT_FALSE(test, demo_seq_before(2, 1));
+	KUNIT_EXPECT_FALSE(test, demo_seq_before(5, 5));
+	/* Modulo 2^32: the number after 0xffffffff is 0. */
+	KUNIT_EXPECT_TRUE(test, demo_seq_before(0xffffffff, 0));
+	KUNIT_EXPECT_TRUE(test, demo_seq_after(0, 0xffffffff));
+	KUNIT_EXPECT_TRUE(test, demo_seq_before(0x7ffffff0, 0x80000010));
+	KUNIT_EXPECT_FALSE(test, demo_seq_after(0x7ffffff0, 0x80000010));
+}
+
+/* A received segment with @flags and @len bytes of payload. */
+static struct sk_buff *demo_kunit_seg(struct kunit *test, u16 flags,
+				      unsigned int len)
+{
+	struct demo_seqhdr *sh;
+	struct sk_buff *skb;
+	struct iphdr *iph;
+
+	skb = alloc_skb(sizeof(*iph) + DEMO_SEQ_HDRS + len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, skb);
+	iph = skb_put_zero(skb, sizeof(*iph));
+	skb_reset_network_header(skb);
+	iph->version = 4;
+	iph->ihl = 5;
+	iph->protocol = demo_ipproto;
+	iph->saddr = SADDR;
+	iph->daddr = DADDR;
+	skb_set_transport_header(skb, sizeof(*iph));
+	skb_put_zero(skb, sizeof(struct demohdr));
+	sh = skb_put_zero(skb, sizeof(*sh));
+	sh->seq = htonl(100);
+	sh->ack = htonl(200);
+	sh->window = htons(10);
+	memset(skb_put(skb, len), 0x5a, len);
+	iph->tot_len = htons(skb->len);
+
+	__skb_pull(skb, sizeof(*iph));
+	demo_hdr_fill(skb, SADDR, DADDR, htons(1000), htons(2000),
+		      DEMOPROTO_SEQPACKET, flags);
+	return skb;
+}
+
+static void demo_seq_valid_segments(struct kunit *test)
+{
+	static const struct {
+		u16 flags;
+		unsigned int len;
+	} ok[] = {
+		{ DEMO_SEQ_SYN, 0 },
+		{ DEMO_SEQ_SYN | DEMO_SEQ_ACK, 0 },
+		{ DEMO_SEQ_ACK, 0 },				/* pure ACK */
+		{ DEMO_SEQ_ACK, 1452 },				/* mid-message */
+		{ DEMO_SEQ_ACK | DEMO_SEQ_EOR, 7 },		/* message end */
+		{ DEMO_SEQ_ACK | DEMO_SEQ_EOR, 0 },		/* empty message */
+		{ DEMO_SEQ_FIN | DEMO_SEQ_ACK, 0 },
+		{ DEMO_SEQ_RST, 0 },
+		{ DEMO_SEQ_RST | DEMO_SEQ_ACK, 0 },
+	};
+	struct sk_buff *skb;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(ok); i++) {
+		skb = demo_kunit_seg(test, ok[i].flags, ok[i].len);
+		KUNIT_EXPECT_EQ_MSG(test, demo_validate(skb), DEMO_MIB_MAX,
+				    "flags %#x len %u", ok[i].flags, ok[i].len);
+		kfree_skb(skb);
+	}
+}
+
+static void demo_seq_invalid_segments(struct kunit *test)
+{
+	static const struct {
+		u16 flags;
+		unsigned int len;
+	} bad[] = {
+		{ DEMO_SEQ_FIN, 0 },				/* FIN needs ACK */
+		{ DEMO_SEQ_SYN | DEMO_SEQ_FIN, 0 },
+		{ DEMO_SEQ_SYN | DEMO_SEQ_RST | DEMO_SEQ_ACK, 0 },
+		{ DEMO_SEQ_SYN, 1 },				/* SYN with data */
+		{ DEMO_SEQ_FIN | DEMO_SEQ_ACK, 1 },
+		{ DEMO_SEQ_RST | DEMO_SEQ_EOR, 0 },
+		{ DEMO_SEQ_EOR, 5 },				/* data needs ACK */
+		{ 0, 0 },
+		{ DEMO_SEQ_ACK | 0x20, 0 },			/* unknown flag */
+	};
+	struct sk_buff *skb;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		skb = demo_kunit_seg(test, bad[i].flags, bad[i].len);
+		KUNIT_EXPECT_EQ_MSG(test, demo_validate(skb), DEMO_MIB_INERRORS,
+				    "flags %#x len %u", bad[i].flags, bad[i].len);
+		kfree_skb(skb);
+	}
+
+	/* Reserved must be zero, checksum right or not. */
+	skb = demo_kunit_seg(test, DEMO_SEQ_ACK, 0);
+	((struct demo_seqhdr *)(demo_hdr(skb) + 1))->reserved = htons(1);
+	demo_kunit_fix_check(skb);
+	KUNIT_EXPECT_EQ(test, demo_validate(skb), DEMO_MIB_INERRORS);
+	kfree_skb(skb);
+
+	/* A DEMO length that leaves no room for the sequence header. */
+	skb = demo_kunit_seg(test, DEMO_SEQ_ACK, 0);
+	skb_trim(skb, DEMO_SEQ_HDRS - 1);
+	demo_hdr(skb)->len = htons(skb->len);
+	demo_kunit_fix_check(skb);
+	KUNIT_EXPECT_EQ(test, demo_validate(skb), DEMO_MIB_INERRORS);
+	kfree_skb(skb);
+}
+
+static void demo_seq_cookies(struct kunit *test)
+{
+	__be32 a = SADDR, b = DADDR;
+	__be16 p = htons(40000), q = htons(7000);
+	u32 c = demo_seq_cookie(&init_net, a, b, p, q, 12345);
+
+	KUNIT_EXPECT_TRUE(test, demo_seq_cookie_check(&init_net, a, b, p, q,
+						      12345, c));
+	/* Anything else about the handshake, and the cookie fails. */
+	KUNIT_EXPECT_FALSE(test, demo_seq_cookie_check(&init_net, a, b, p, q,
+						       12346, c));
+	KUNIT_EXPECT_FALSE(test, demo_seq_cookie_check(&init_net, a, b, p, q,
+						       12345, c + 1));
+	KUNIT_EXPECT_FALSE(test, demo_seq_cookie_check(&init_net, b, a, p, q,
+						       12345, c));
+	KUNIT_EXPECT_FALSE(test, demo_seq_cookie_check(&init_net, a, b, q, p,
+						       12345, c));
+	/* Different handshakes get different cookies. */
+	KUNIT_EXPECT_NE(test, c, demo_seq_cookie(&init_net, a, b, p, q, 12346));
+}
+
+static struct kunit_case demo_seq_cases[] = {
+	KUNIT_CASE(demo_seq_arith),
+	KUNIT_CASE(demo_seq_valid_segments),
+	KUNIT_CASE(demo_seq_invalid_segments),
+	KUNIT_CASE(demo_seq_cookies),
+	{}
+};
+
+static struct kunit_suite demo_seq_suite = {
+	.name		= "demo_seqpacket",
+	.test_cases	= demo_seq_cases,
+};
+
+kunit_test_suites(&demo_protosw_suite, &demo_wire_suite, &demo_seq_suite);
 
 DEMO_IMPORT_KUNIT_NS();
 MODULE_LICENSE("GPL");

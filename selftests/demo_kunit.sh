@@ -9,7 +9,7 @@ set -eu
 
 ko=$(dirname "${AFDEMO_KO:-/nonexistent}")/selftests/demo_kunit.ko
 debugfs=/sys/kernel/debug/kunit
-suites="demo_protosw demo_wire"
+suites="demo_protosw demo_wire demo_seqpacket"
 
 echo "TAP version 13"
 if [ ! -e "$ko" ] || [ ! -d "$debugfs" ]; then

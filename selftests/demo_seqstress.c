@@ -1272,7 +1272,7 @@ out:
 struct vns_end {
 	int fd, conn, err;
 	bool eof, done;
-	int probes;
+	int probes, send_err;	/* probes sent; errno of the last refused */
 	double t, next_probe;
 };
 
@@ -1320,6 +1320,8 @@ static bool vns_event(struct vns_end *e, short revents, double t0)
 			e->err = errno;
 			goto failed;
 		}
+		if (n < 0)
+			e->send_err = errno;
 		e->probes += n > 0;
 	}
 	return false;
@@ -1433,17 +1435,22 @@ TEST_F_TIMEOUT(vns, namespace_destroyed_with_connections, 300)
 		if (e->eof)
 			neof++;
 		EXPECT_TRUE(e->done && (e->err == ECONNRESET || e->err == ETIMEDOUT))
-			TH_LOG("conn %d (%s, %s): %s after %.0f ms", e->conn,
+			TH_LOG("conn %d (%s, %s): %s after %.0f ms; %s, %d probes sent, last refused: %s",
+			       e->conn,
 			       e->conn < VNS_K ? "victim connected" : "victim accepted",
 			       vns_unread(e->conn) ? "unread data" : "clean close",
 			       !e->done ? "no error" : e->err < 0 ? "unexpected data" :
-			       strerror(e->err), e->t);
+			       strerror(e->err), e->t,
+			       e->eof ? "end of file" : "no end of file",
+			       e->probes, e->send_err ? strerror(e->send_err) : "-");
 		/* unread data at close: a reset, sent before the netns went */
 		if (vns_unread(e->conn))
 			EXPECT_EQ(ECONNRESET, e->err) TH_LOG("conn %d", e->conn);
 	}
 	diag("namespace_destroyed: %d connections: %d reset, %d timed out, %d end of file first",
 	     VNS_N, nrst, ntmo, neof);
+	if (left)
+		proc_count(NS_S, NULL, false, true);
 	for (i = 0; i < VNS_N; i++)
 		if (ends[i].done)
 			diag("namespace_destroyed: conn %2d: %s after %.0f ms (%s, %d probes)",
