@@ -498,6 +498,8 @@ static int demo_stream_connect(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
 		/* Refused, timed out or reset: the socket may connect again. */
 		err = sock_error(sk) ?: -ECONNABORTED;
 		sock->state = SS_UNCONNECTED;
+		if (sk->sk_prot->disconnect(sk, flags))
+			sock->state = SS_DISCONNECTING;
 		goto out_release;
 	}
 	sock->state = SS_CONNECTED;

@@ -346,6 +346,7 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	u32 ack = cb->ack;
+	bool closed;
 
 	if (demo_seq_after(ack, ssk->snd_nxt)) {
 		/* Acknowledges what was never sent. */
@@ -357,11 +358,15 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
 		return true;
 
 	/* The window's right edge only moves forward. */
+	closed = ssk->snd_wnd_edge == ssk->snd_una;
 	if (demo_seq_after(ack + cb->window, ssk->snd_wnd_edge))
 		ssk->snd_wnd_edge = ack + cb->window;
-	/* A peer with a closed window that answers a probe is alive. */
-	if (ack == ssk->snd_una && ssk->snd_wnd_edge == ack)
-		ssk->retries = 0;
+	if (ack == ssk->snd_una && closed) {
+		if (ssk->snd_wnd_edge == ack)
+			ssk->retries = 0;	/* answered a probe: alive */
+		else
+			demo_seq_window_opened(sk);
+	}
 	demo_seq_clean_acked(sk, ack, cb->sack);
 
 	/* Our FIN, the last segment queued, acknowledged? */

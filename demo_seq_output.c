@@ -77,8 +77,13 @@ static struct dst_entry *demo_seq_dst(struct sock *sk)
 u32 demo_seq_mss(struct sock *sk)
 {
 	struct dst_entry *dst = demo_seq_dst(sk);
-	u32 mtu = dst ? min_t(u32, dst_mtu(dst), IP_MAX_MTU) : IPV4_MIN_MTU;
+	u32 mtu;
 
+	/* No route now: keep cutting as before (or for a minimal MTU). */
+	if (!dst)
+		return demo_seq_sk(sk)->mss ?: 576 - sizeof(struct iphdr) -
+						DEMO_SEQ_HDRS;
+	mtu = min_t(u32, dst_mtu(dst), IP_MAX_MTU);
 	return max_t(int, mtu - sizeof(struct iphdr) - DEMO_SEQ_HDRS, 8);
 }
 
@@ -404,11 +409,22 @@ void demo_seq_arm_rtx(struct sock *sk)
 	sk_stop_timer(sk, &ssk->rtx_timer);
 }
 
+/* The timeout from the RTT estimate alone, without backoff. */
+static void demo_seq_rto_reset(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 rto_min, rto_max, rto;
+
+	demo_seq_rto_bounds(sk, &rto_min, &rto_max);
+	rto = ssk->srtt ? (ssk->srtt >> 3) + max_t(u32, ssk->rttvar, 1) :
+			  DEMO_SEQ_RTO_INIT;
+	ssk->rto = clamp_t(u32, rto, rto_min, rto_max);
+}
+
 /* RFC 6298 with the clock in jiffies: srtt << 3, rttvar << 2. */
 void demo_seq_rtt_sample(struct sock *sk, u32 rtt)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
-	u32 rto_min, rto_max;
 	long m = rtt;
 
 	if (!ssk->srtt) {
@@ -422,9 +438,7 @@ void demo_seq_rtt_sample(struct sock *sk, u32 rtt)
 		m -= ssk->rttvar >> 2;
 		ssk->rttvar += m;
 	}
-	demo_seq_rto_bounds(sk, &rto_min, &rto_max);
-	ssk->rto = clamp_t(u32, (ssk->srtt >> 3) + max_t(u32, ssk->rttvar, 1),
-			   rto_min, rto_max);
+	demo_seq_rto_reset(sk);
 }
 
 /* Retransmit @skb, already sent; it stays queued. */
@@ -507,19 +521,10 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
 	if (demo_seq_after(ack, ssk->snd_una)) {
 		ssk->snd_una = ack;
 		ssk->retries = 0;
-		if (rtt >= 0) {
+		if (rtt >= 0)
 			demo_seq_rtt_sample(sk, rtt);
-		} else {
-			u32 rto_min, rto_max;
-
-			/* Forget the backoff; no fresh sample. */
-			demo_seq_rto_bounds(sk, &rto_min, &rto_max);
-			ssk->rto = ssk->srtt ?
-				   clamp_t(u32, (ssk->srtt >> 3) + ssk->rttvar,
-					   rto_min, rto_max) :
-				   clamp_t(u32, DEMO_SEQ_RTO_INIT, rto_min,
-					   rto_max);
-		}
+		else
+			demo_seq_rto_reset(sk);
 		/* Progress restarts the clock of what is still in flight. */
 		if (ssk->snd_una != ssk->snd_nxt)
 			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
@@ -532,6 +537,25 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
 
 	if (freed && !sock_flag(sk, SOCK_DEAD))
 		sk->sk_write_space(sk);
+}
+
+/**
+ * demo_seq_window_opened() - the peer's closed window opened again
+ * @sk: the socket, owned
+ *
+ * A segment sent while it was closed was a probe the peer dropped: send it
+ * again now rather than when its backed-off timer expires.
+ */
+void demo_seq_window_opened(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	if (ssk->snd_una == ssk->snd_nxt)
+		return;
+	demo_seq_retransmit(sk, skb_peek(&sk->sk_write_queue),
+			    DEMO_MIB_ZEROWINDOWPROBES);
+	demo_seq_rto_reset(sk);
+	sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
 }
 
 static void demo_seq_rtx_fire(struct sock *sk)

@@ -142,6 +142,23 @@ void demo_seq_init_conn(struct sock *sk)
 	ssk->rto = DEMO_SEQ_RTO_INIT;
 }
 
+/*
+ * proto.disconnect: after a failed connect(), make the socket like a new
+ * one again (its port stays), as tcp_disconnect() does.
+ */
+static int demo_seq_disconnect(struct sock *sk, int flags)
+{
+	struct inet_sock *inet = inet_sk(sk);
+
+	if (sk->sk_state != TCP_CLOSE)
+		return -EBUSY;
+	skb_queue_purge(&sk->sk_receive_queue);
+	WRITE_ONCE(inet->inet_daddr, 0);
+	WRITE_ONCE(inet->inet_dport, 0);
+	WRITE_ONCE(sk->sk_shutdown, 0);
+	return 0;
+}
+
 /* proto.connect, from demo_stream_connect() with the socket locked. */
 static int demo_seq_connect(struct sock *sk, struct sockaddr *uaddr,
 			    int addr_len)
@@ -749,6 +766,7 @@ struct proto demo_seq_prot = {
 	.close		= demo_seq_close,
 	.bind		= demo_bind,
 	.connect	= demo_seq_connect,
+	.disconnect	= demo_seq_disconnect,
 	.shutdown	= demo_seq_shutdown,
 	.sendmsg	= demo_seq_sendmsg,
 	.recvmsg	= demo_seq_recvmsg,

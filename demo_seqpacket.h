@@ -208,6 +208,7 @@ void demo_seq_ack_event(struct sock *sk);
 void demo_seq_schedule_ack(struct sock *sk);
 void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack);
 void demo_seq_arm_rtx(struct sock *sk);
+void demo_seq_window_opened(struct sock *sk);
 void demo_seq_purge_write_queue(struct sock *sk);
 void demo_seq_rtt_sample(struct sock *sk, u32 rtt);
 void demo_seq_release_cb(struct sock *sk);

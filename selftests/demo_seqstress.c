@@ -1331,6 +1331,11 @@ failed:
 	return true;
 }
 
+static const char *const vns_stats[] = {
+	"InSegs", "OutSegs", "RetransSegs", "InRsts", "Timeouts", "EstabResets",
+};
+#define VNS_NSTAT	((int)ARRAY_SIZE(vns_stats))
+
 TEST_F_TIMEOUT(vns, namespace_destroyed_with_connections, 300)
 {
 	struct vns_end ends[VNS_N] = {};
@@ -1338,6 +1343,8 @@ TEST_F_TIMEOUT(vns, namespace_destroyed_with_connections, 300)
 	int pipefd[2], l, fds[VNS_N], i, n, left, status;
 	int nrst = 0, ntmo = 0, neof = 0;
 	bool seen[VNS_N] = {};
+	long stat0[VNS_NSTAT];
+	double t_gone = 0;
 	unsigned short vport;
 	struct vns_msg m;
 	double t0, end;
@@ -1405,8 +1412,12 @@ TEST_F_TIMEOUT(vns, namespace_destroyed_with_connections, 300)
 	diag("namespace_destroyed: victim gone after %.0f ms", now_ms() - t0);
 
 	/* every survivor sees its connection fail */
+	for (i = 0; i < VNS_NSTAT; i++)
+		stat0[i] = ns_stat(NS_S, vns_stats[i]);
 	left = VNS_N;
 	while (left && now_ms() < t0 + VNS_BOUND_MS) {
+		if (!t_gone && !dev_exists(NS_S, "veth_s"))
+			t_gone = now_ms() - t0;
 		for (i = n = 0; i < VNS_N; i++) {
 			if (ends[i].done)
 				continue;
@@ -1451,6 +1462,12 @@ TEST_F_TIMEOUT(vns, namespace_destroyed_with_connections, 300)
 	     VNS_N, nrst, ntmo, neof);
 	if (left)
 		proc_count(NS_S, NULL, false, true);
+	for (i = 0; i < VNS_NSTAT; i++)
+		diag("namespace_destroyed: %s %s +%ld", NS_S, vns_stats[i],
+		     ns_stat(NS_S, vns_stats[i]) - stat0[i]);
+	if (t_gone)
+		diag("namespace_destroyed: veth_s gone %.0f ms after the kill",
+		     t_gone);
 	for (i = 0; i < VNS_N; i++)
 		if (ends[i].done)
 			diag("namespace_destroyed: conn %2d: %s after %.0f ms (%s, %d probes)",
