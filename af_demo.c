@@ -312,7 +312,7 @@ static int demo_release(struct socket *sock)
 }
 
 static int demo_bind_ops(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
-		     int addr_len)
+			 int addr_len)
 {
 	struct sock *sk = sock->sk;
 

@@ -138,7 +138,7 @@ static bool demo_seq_rmem_full(const struct sock *sk)
 
 /* The connection of a pair, with a reference. Context: RCU. */
 static struct sock *demo_seq_lookup(struct net *net, __be32 raddr,
-				   __be16 rport, __be32 laddr, __be16 lport)
+				    __be16 rport, __be32 laddr, __be16 lport)
 {
 	struct demo_net *dn = demo_pernet(net);
 	u32 h = demo_conn_hashfn(laddr, lport, raddr, rport);
@@ -339,7 +339,7 @@ drop:
 }
 
 /*
- * The acknowledgement a segment carries. Return: false when the segment
+ * The acknowledgment a segment carries. Return: false when the segment
  * is to be dropped, or the connection ended.
  */
 static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
@@ -353,7 +353,7 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
 		demo_seq_send_ack(sk);
 		return false;
 	}
-	/* An old acknowledgement: its window and SACK are stale. */
+	/* An old acknowledgment: its window and SACK are stale. */
 	if (demo_seq_before(ack, ssk->snd_una))
 		return true;
 
@@ -520,8 +520,8 @@ static void demo_seq_inherit(struct sock *sk, const struct sock *lsk)
 
 /*
  * A valid cookie came back: create the connection, ESTABLISHED, hash it
- * and queue it for accept(). Return: the new sock, locked with
- * bh_lock_sock() and with a reference for the caller, or NULL.
+ * and queue it for accept(). Return: the new sock, with a reference for
+ * the caller, or NULL.
  */
 static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb)
 {
@@ -552,7 +552,7 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb)
 	inet->inet_daddr = iph->saddr;
 	inet->inet_dport = dh->source;
 
-	bh_lock_sock(sk);
+	/* Nobody sees the connection before it is hashed. */
 	demo_seq_init_conn(sk);
 	ssk = demo_seq_sk(sk);
 	ssk->snd_una = cb->ack;
@@ -589,7 +589,6 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb)
 err_free:
 	demo_seq_set_state(sk, TCP_CLOSE);
 	sk_dst_reset(sk);
-	bh_unlock_sock(sk);
 	sock_put(sk);
 	return NULL;
 }
@@ -644,8 +643,8 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	sk = demo_seq_child(lsk, skb);
 	if (!sk)
 		goto discard;
-	demo_seq_do_rcv(sk, skb);
-	bh_unlock_sock(sk);
+	/* accept() may already own it. */
+	demo_seq_rcv_sk(sk, skb);
 	sock_put(sk);
 	return;
 

@@ -494,7 +494,7 @@ static void demo_seq_sack_recover(struct sock *sk, u32 ack, u32 sack)
 /**
  * demo_seq_clean_acked() - the peer acknowledged up to @ack, and @sack
  * @sk: the socket, owned
- * @ack: cumulative acknowledgement, not beyond snd_nxt
+ * @ack: cumulative acknowledgment, not beyond snd_nxt
  * @sack: the SACK bits that came with it
  */
 void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
@@ -698,7 +698,7 @@ void demo_seq_clear_timers(struct sock *sk)
  * @sport: local port
  * @dport: remote port
  * @seq: sequence number
- * @ack: acknowledgement number
+ * @ack: acknowledgment number
  * @flags: DEMO_SEQ_*
  * @window: window to advertise
  *
@@ -754,7 +754,7 @@ int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
  * @net: the namespace
  * @skb: the segment, its headers pulled, sequence fields in its cb
  *
- * RFC 793's rule: a segment carrying an acknowledgement gets a reset with
+ * RFC 793's rule: a segment carrying an acknowledgment gets a reset with
  * that sequence number; another gets one acknowledging it.
  */
 void demo_seq_reply_reset(struct net *net, struct sk_buff *skb)

@@ -5,7 +5,7 @@
  *   demo_seqpacket.c   the socket calls: connect, listen, accept, sendmsg,
  *                      recvmsg, poll, shutdown, close
  *   demo_seq_input.c   segments arriving from demo_rcv(): connection and
- *                      listener lookup, the handshake, acknowledgements,
+ *                      listener lookup, the handshake, acknowledgments,
  *                      reassembly, FIN and RST
  *   demo_seq_output.c  segments leaving: transmit, retransmission, the
  *                      timers and TIME_WAIT
@@ -72,14 +72,14 @@ enum {
  * @rto: current retransmission timeout, jiffies, backoff included
  * @retries: consecutive timeouts without progress
  * @rtx_timer: retransmission, SYN retries, zero-window probe, FIN_WAIT2
- * @delack_timer: delayed acknowledgement
+ * @delack_timer: delayed acknowledgment
  * @deferred: DEMO_SEQ_*_DEFERRED bits, set by timers, atomic
  */
 struct demo_seq_sock {
 	struct demo_sock	dsk;
 
 	struct hlist_node	conn_node;
-	spinlock_t		accept_lock;
+	spinlock_t		accept_lock;	/* accept_queue, LISTEN state */
 	struct list_head	accept_queue;
 	struct list_head	accept_node;
 
@@ -116,7 +116,7 @@ static inline struct demo_seq_sock *demo_seq_sk(const struct sock *sk)
 /**
  * struct demo_seq_cb - what a segment carries in skb->cb
  * @seq: its sequence number
- * @ack: (received) acknowledgement number
+ * @ack: (received) acknowledgment number
  * @sack: (received) SACK bits
  * @sent: (write queue) jiffies of the last transmission
  * @window: (received) window

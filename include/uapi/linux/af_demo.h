@@ -87,10 +87,10 @@ struct demohdr {
 /*
  * struct demo_seqhdr - DEMOPROTO_SEQPACKET header, after struct demohdr
  * @seq: sequence number of this segment; SYN, FIN and every data segment
- *	take one number each, a pure acknowledgement takes none
- * @ack: cumulative acknowledgement: the next sequence number expected
+ *	take one number each, a pure acknowledgment takes none
+ * @ack: cumulative acknowledgment: the next sequence number expected
  *	(valid with DEMO_SEQ_ACK)
- * @sack: selective acknowledgement: bit i set means segment ack + 1 + i
+ * @sack: selective acknowledgment: bit i set means segment ack + 1 + i
  *	has been received
  * @window: segments beyond @ack the sender of this header will accept
  * @reserved: zero
