@@ -240,8 +240,8 @@ static void demo_seq_deliver(struct sock *sk, struct sk_buff *skb)
 	if (!(flags & DEMO_SEQ_EOR))
 		return;
 
-	/* After shutdown(SHUT_RD) or close(), messages are dropped. */
-	if ((sk->sk_shutdown & RCV_SHUTDOWN) || sock_flag(sk, SOCK_DEAD)) {
+	/* After shutdown(SHUT_RD), messages are dropped. */
+	if (sk->sk_shutdown & RCV_SHUTDOWN) {
 		__skb_queue_purge(&ssk->reasm_queue);
 		return;
 	}
@@ -286,6 +286,16 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 		/* Sent again because our ACK was lost: ACK again. */
 		demo_inc_stats(net, DEMO_MIB_INDUPSEGS);
 		demo_seq_send_ack(sk);
+		goto drop;
+	}
+	/*
+	 * New data for a socket its user closed can never be read: reset,
+	 * so the sender learns at once (TCP's "abort on data").
+	 */
+	if (sock_flag(sk, SOCK_DEAD) &&
+	    !(DEMO_SEQ_CB(skb)->flags & DEMO_SEQ_FIN)) {
+		demo_seq_send_reset(sk);
+		demo_seq_done(sk);
 		goto drop;
 	}
 	/* After the peer's FIN nothing new can come. */
@@ -552,7 +562,8 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb)
 	inet->inet_daddr = iph->saddr;
 	inet->inet_dport = dh->source;
 
-	/* Nobody sees the connection before it is hashed. */
+	/* Its route and sequence state are the socket owner's: lock it. */
+	bh_lock_sock(sk);
 	demo_seq_init_conn(sk);
 	ssk = demo_seq_sk(sk);
 	ssk->snd_una = cb->ack;
@@ -563,6 +574,7 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb)
 	/* What the listener's SYN-ACK offered, computed the same way. */
 	ssk->rcv_adv_edge = ssk->rcv_nxt + demo_seq_rcv_window(lsk);
 	demo_seq_set_state(sk, TCP_ESTABLISHED);
+	bh_unlock_sock(sk);
 
 	spin_lock(&lssk->accept_lock);
 	if (lsk->sk_state != TCP_LISTEN || sk_acceptq_is_full(lsk)) {

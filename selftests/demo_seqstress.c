@@ -19,7 +19,9 @@
  * packets vanish silently instead of failing in routing.
  *
  * Env: AFDEMO_NETEM_BOUND_S, seconds netem_64mib may take (default 600);
- * AFDEMO_NETEM_SEED, seed of its message sizes and contents.
+ * AFDEMO_NETEM_SEED, seed of its message sizes and contents. For diagnosis
+ * only: AFDEMO_NETEM_MIB (MiB to transfer instead of 64) and
+ * AFDEMO_NETEM_QDISC (tc arguments instead of the netem ones below).
  */
 #include "demo_lib.h"
 
@@ -1496,15 +1498,19 @@ TEST_F_TIMEOUT(vns, namespace_destroyed_with_connections, 300)
 
 /* --- netem_64mib -------------------------------------------------------- */
 
-#define NETEM_TOTAL	(64LL << 20)
+#define NETEM_MIB	64
 #define NETEM_BUF	(4 << 20)
 #define NETEM_STALL_MS	120000	/* SO_{SND,RCV}TIMEO: longest legal stall */
 #define NETEM_TIMEOUT_S	1200	/* harness timeout of the case */
+#define NETEM_TICK_MS	30000	/* progress report interval */
 #define NETEM_QDISC	"root netem delay 1ms reorder 25% 50% loss 10% duplicate 5%"
+
+static long long netem_total = NETEM_MIB << 20;
 
 struct xfer {
 	int fd;
 	uint64_t seed;
+	double t_last;		/* when the last message went or came */
 	long long bytes;
 	long msgs;
 	uint64_t sum;
@@ -1527,8 +1533,8 @@ static size_t netem_next(uint64_t *s, long long done, uint64_t *seed)
 	size_t len;
 
 	len = (r & 3) ? 1 + (r >> 8) % 65536 : 1 + (r >> 8) % 64;
-	if ((long long)len > NETEM_TOTAL - done)
-		len = NETEM_TOTAL - done;
+	if ((long long)len > netem_total - done)
+		len = netem_total - done;
 	*seed = splitmix64(s);
 	return len;
 }
@@ -1544,7 +1550,7 @@ static void *netem_sender(void *arg)
 	if (!buf)
 		XFER_FAIL(x, "out of memory");
 	x->sum = FNV_INIT;
-	while (x->bytes < NETEM_TOTAL) {
+	while (x->bytes < netem_total) {
 		len = netem_next(&s, x->bytes, &seed);
 		fill(buf, len, seed);
 		x->sum = fnv1a(x->sum, buf, len);
@@ -1554,6 +1560,7 @@ static void *netem_sender(void *arg)
 				  x->msgs, len, x->bytes, n, strerror(errno));
 		x->bytes += len;
 		x->msgs++;
+		x->t_last = now_ms();
 	}
 	if (shutdown(x->fd, SHUT_WR))
 		XFER_FAIL(x, "shutdown(SHUT_WR): %s", strerror(errno));
@@ -1592,9 +1599,9 @@ static void *netem_receiver(void *arg)
 		if (n < 0)
 			XFER_FAIL(x, "recv of message %ld after %lld bytes: %s",
 				  x->msgs, x->bytes, strerror(errno));
-		if (n == 0 && x->bytes == NETEM_TOTAL)
+		if (n == 0 && x->bytes == netem_total)
 			break;		/* end of file, all there */
-		if (x->bytes == NETEM_TOTAL)
+		if (x->bytes == netem_total)
 			XFER_FAIL(x, "extra message of %zd bytes after the last one", n);
 		len = netem_next(&s, x->bytes, &seed);
 		if (n != (ssize_t)len)
@@ -1611,6 +1618,7 @@ static void *netem_receiver(void *arg)
 		x->sum = fnv1a(x->sum, buf, len);
 		x->bytes += len;
 		x->msgs++;
+		x->t_last = now_ms();
 	}
 	if (shutdown(x->fd, SHUT_WR))
 		XFER_FAIL(x, "shutdown(SHUT_WR): %s", strerror(errno));
@@ -1636,6 +1644,7 @@ static long env_long(const char *name, long def)
 TEST_F_TIMEOUT(veth, netem_64mib, NETEM_TIMEOUT_S)
 {
 	long bound_s = env_long("AFDEMO_NETEM_BOUND_S", 600);
+	const char *qdisc = getenv("AFDEMO_NETEM_QDISC") ?: NETEM_QDISC;
 	struct xfer snd = {}, rcv = {};
 	long st[2][2], wait_ms;
 	pthread_t ts, tr;
@@ -1648,10 +1657,16 @@ TEST_F_TIMEOUT(veth, netem_64mib, NETEM_TIMEOUT_S)
 		bound_s = NETEM_TIMEOUT_S - 120;
 	}
 	snd.seed = rcv.seed = env_long("AFDEMO_NETEM_SEED", 0x5eed64);
+	netem_total = env_long("AFDEMO_NETEM_MIB", NETEM_MIB) << 20;
+	if (netem_total != NETEM_MIB << 20 || strcmp(qdisc, NETEM_QDISC))
+		diag("netem_64mib: diagnostic run: %lld MiB, qdisc %s",
+		     netem_total >> 20, qdisc);
 	sh("modprobe -q sch_netem 2>/dev/null");
-	ASSERT_EQ(0, sh("tc -n " NS_A " qdisc add dev veth_a " NETEM_QDISC))
+	/* (NETEM_QDISC has '%' signs: an argument, not in the format) */
+	ASSERT_EQ(0, sh("tc -n %s qdisc add dev veth_a %s", NS_A, qdisc))
 		TH_LOG("netem unavailable");
-	ASSERT_EQ(0, sh("tc -n " NS_B " qdisc add dev veth_b " NETEM_QDISC));
+	ASSERT_EQ(0, sh("tc -n %s qdisc add dev veth_b %s", NS_B, qdisc));
+	ASSERT_EQ(0, sh("tc -n %s qdisc show dev veth_a | grep -q netem", NS_A));
 
 	ENTER(NS_B);
 	l = listener(ADDR_B, 1);
@@ -1685,10 +1700,20 @@ TEST_F_TIMEOUT(veth, netem_64mib, NETEM_TIMEOUT_S)
 	ASSERT_EQ(0, pthread_create(&tr, NULL, netem_receiver, &rcv));
 	ASSERT_EQ(0, pthread_create(&ts, NULL, netem_sender, &snd));
 
-	err = join_tmo(tr, bound_s * 1000);
+	/* progress every NETEM_TICK_MS, until done or out of time */
+	do {
+		wait_ms = bound_s * 1000 - (long)(now_ms() - t0);
+		err = join_tmo(tr, wait_ms < NETEM_TICK_MS ? wait_ms : NETEM_TICK_MS);
+		if (err == ETIMEDOUT && wait_ms > NETEM_TICK_MS)
+			diag("netem_64mib: %.0f s: %lld bytes in %ld messages received; RetransSegs +%ld",
+			     (now_ms() - t0) / 1e3,
+			     __atomic_load_n(&rcv.bytes, __ATOMIC_RELAXED),
+			     __atomic_load_n(&rcv.msgs, __ATOMIC_RELAXED),
+			     ns_stat(NS_A, "RetransSegs") - st[0][0]);
+	} while (err == ETIMEDOUT && wait_ms > NETEM_TICK_MS);
 	if (err) {
 		diag("netem_64mib: %lld of %lld bytes received after %ld s, stopping",
-		     __atomic_load_n(&rcv.bytes, __ATOMIC_RELAXED), NETEM_TOTAL,
+		     __atomic_load_n(&rcv.bytes, __ATOMIC_RELAXED), netem_total,
 		     bound_s);
 		shutdown(a, SHUT_RDWR);
 		shutdown(c, SHUT_RDWR);
@@ -1702,6 +1727,10 @@ TEST_F_TIMEOUT(veth, netem_64mib, NETEM_TIMEOUT_S)
 	ASSERT_EQ(0, join_tmo(ts, NETEM_STALL_MS + 10000))
 		TH_LOG("sender stuck");
 	secs = (rcv.t_end - t0) / 1e3;
+	if (snd.why[0] || rcv.why[0])
+		diag("netem_64mib: sender: last message sent at %.1f s, stopped at %.1f s; receiver: last message at %.1f s, stopped at %.1f s",
+		     (snd.t_last - t0) / 1e3, (snd.t_end - t0) / 1e3,
+		     (rcv.t_last - t0) / 1e3, (rcv.t_end - t0) / 1e3);
 
 	diag("netem_64mib: seed %#llx, %ld messages, %lld bytes in %.1f s, %.3f MiB/s (bound %ld s)",
 	     (unsigned long long)snd.seed, rcv.msgs, rcv.bytes, secs,
@@ -1713,12 +1742,15 @@ TEST_F_TIMEOUT(veth, netem_64mib, NETEM_TIMEOUT_S)
 	     ns_stat(NS_B, "RetransSegs") - st[1][0],
 	     ns_stat(NS_B, "InDupSegs") - st[1][1]);
 
+	/* what netem did (its drops include queue overflows) */
+	sh("for ns in %s %s; do tc -n $ns -s qdisc show | "
+	   "sed -n \"s/^/# netem_64mib: $ns: /p\"; done", NS_A, NS_B);
 	EXPECT_EQ(0, err) TH_LOG("not done within AFDEMO_NETEM_BOUND_S=%ld s",
 				 bound_s);
 	EXPECT_STREQ("", rcv.why);
 	EXPECT_STREQ("", snd.why);
-	EXPECT_EQ(NETEM_TOTAL, snd.bytes);
-	EXPECT_EQ(NETEM_TOTAL, rcv.bytes);
+	EXPECT_EQ(netem_total, snd.bytes);
+	EXPECT_EQ(netem_total, rcv.bytes);
 	EXPECT_EQ(snd.msgs, rcv.msgs);
 	EXPECT_EQ(snd.sum, rcv.sum) TH_LOG("FNV-1a: sent %016llx, received %016llx",
 					   (unsigned long long)snd.sum,
@@ -1728,6 +1760,12 @@ TEST_F_TIMEOUT(veth, netem_64mib, NETEM_TIMEOUT_S)
 	EXPECT_LT(st[0][0], ns_stat(NS_A, "RetransSegs"));
 	EXPECT_LT(st[1][1], ns_stat(NS_B, "InDupSegs"));
 
+	if (err || rcv.why[0] || snd.why[0]) {
+		/* already failed: leave nothing retransmitting behind */
+		close_abort(c);
+		close_abort(a);
+		return;
+	}
 	close(c);
 	close(a);
 	/* both ends finish their FIN exchange (through netem) */

@@ -18,6 +18,7 @@ TESTS=(
 	build/selftests/demo_module:900
 	selftests/demo_socat.sh:300
 	selftests/demo_kunit.sh:300
+	build/selftests/demo_seqpacket:900
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
