@@ -429,6 +429,11 @@ static void demo_seq_rcv_synsent(struct sock *sk, struct sk_buff *skb)
 	ssk->snd_wnd_edge = cb->ack + cb->window;
 	demo_seq_clean_acked(sk, cb->ack, 0);
 	demo_seq_set_state(sk, TCP_ESTABLISHED);
+	/*
+	 * The listener keeps no state: if this ACK is lost, only we can
+	 * repeat it, until the peer answers (demo_seq_rtx_fire()).
+	 */
+	ssk->hs_pending = 1;
 	demo_seq_send_ack(sk);
 	sk->sk_state_change(sk);
 	sk_wake_async(sk, SOCK_WAKE_IO, POLL_OUT);
@@ -477,12 +482,20 @@ int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb)
 		demo_seq_send_ack(sk);
 		goto discard;
 	}
+	/* Anything else from the peer means it has the connection. */
+	ssk->hs_pending = 0;
 	if (!demo_seq_rcv_ack(sk, cb))
 		goto discard;
 	if (skb->len || (cb->flags & (DEMO_SEQ_EOR | DEMO_SEQ_FIN))) {
 		demo_seq_rcv_data(sk, skb);
 		return 0;
 	}
+	/*
+	 * A pure ACK one behind our rcv_nxt is a probe (a client repeating
+	 * its handshake ACK): answer, as TCP answers a keepalive.
+	 */
+	if (cb->seq == ssk->rcv_nxt - 1)
+		demo_seq_send_ack(sk);
 
 discard:
 	consume_skb(skb);
@@ -529,11 +542,12 @@ static void demo_seq_inherit(struct sock *sk, const struct sock *lsk)
 }
 
 /*
- * A valid cookie came back: create the connection, ESTABLISHED, hash it
- * and queue it for accept(). Return: the new sock, with a reference for
+ * A valid cookie came back: create the connection, ESTABLISHED, expecting
+ * @rcv_nxt, hash it and queue it for accept(). Return: the new sock, with a reference for
  * the caller, or NULL.
  */
-static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb)
+static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
+				   u32 rcv_nxt)
 {
 	struct demo_seq_sock *lssk = demo_seq_sk(lsk);
 	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
@@ -570,7 +584,7 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb)
 	ssk->snd_nxt = cb->ack;
 	ssk->write_seq = cb->ack;
 	ssk->snd_wnd_edge = cb->ack + cb->window;
-	ssk->rcv_nxt = cb->seq;
+	ssk->rcv_nxt = rcv_nxt;
 	/* What the listener's SYN-ACK offered, computed the same way. */
 	ssk->rcv_adv_edge = ssk->rcv_nxt + demo_seq_rcv_window(lsk);
 	demo_seq_set_state(sk, TCP_ESTABLISHED);
@@ -612,8 +626,8 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	const struct demohdr *dh = demo_hdr(skb);
 	const struct iphdr *iph = ip_hdr(skb);
 	struct net *net = sock_net(lsk);
+	u32 isn, rcv_nxt;
 	struct sock *sk;
-	u32 isn;
 
 	if (cb->flags & DEMO_SEQ_RST)
 		goto discard;
@@ -641,18 +655,30 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 
 	/*
 	 * The first segment after the handshake has sequence number
-	 * cisn + 1 and acknowledges cookie + 1. Others may arrive first if it
-	 * was lost; they are dropped, not reset, and the client's
-	 * retransmission of it completes the handshake.
+	 * cisn + 1 and acknowledges cookie + 1; so does the client's first
+	 * message if that ACK was lost, and its repeated ACK has cisn (a
+	 * probe). Others may arrive first if these were lost; they are
+	 * dropped, not reset, and the client's retransmissions complete the
+	 * handshake.
 	 */
-	if (!(cb->flags & DEMO_SEQ_ACK) ||
-	    !demo_seq_cookie_check(net, iph->saddr, iph->daddr, dh->source,
-				   dh->dest, cb->seq - 1, cb->ack - 1)) {
+	if (!(cb->flags & DEMO_SEQ_ACK)) {
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
 		goto discard;
 	}
+	rcv_nxt = cb->seq;
+	if (!demo_seq_cookie_check(net, iph->saddr, iph->daddr, dh->source,
+				   dh->dest, rcv_nxt - 1, cb->ack - 1)) {
+		rcv_nxt = cb->seq + 1;
+		if (skb->len || (cb->flags & (DEMO_SEQ_EOR | DEMO_SEQ_FIN)) ||
+		    !demo_seq_cookie_check(net, iph->saddr, iph->daddr,
+					   dh->source, dh->dest, rcv_nxt - 1,
+					   cb->ack - 1)) {
+			demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
+			goto discard;
+		}
+	}
 
-	sk = demo_seq_child(lsk, skb);
+	sk = demo_seq_child(lsk, skb, rcv_nxt);
 	if (!sk)
 		goto discard;
 	/* accept() may already own it. */

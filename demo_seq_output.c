@@ -8,15 +8,19 @@
  * the peer's window admits. A segment leaves the queue only when the peer
  * acknowledges it cumulatively; until then it may be sent again:
  *
- *  - by SACK recovery, once DEMO_SEQ_DUPTHRESH segments above it were
- *    reported received (demo_seq_clean_acked());
+ *  - by SACK recovery, once the peer reported receiving a segment sent
+ *    DEMO_SEQ_DUPTHRESH transmissions after it (demo_seq_sack_recover(),
+ *    the idea of RACK with a packet count for the reordering window);
  *  - by the retransmission timer, which resends the oldest segment and
- *    doubles the timeout (RFC 6298), and after seqpacket_retries (or
- *    seqpacket_syn_retries) timeouts in a row gives up with ETIMEDOUT.
+ *    those sent as long ago, and doubles the timeout (RFC 6298); after
+ *    seqpacket_retries (or seqpacket_syn_retries) timeouts in a row it
+ *    gives up with ETIMEDOUT.
  *
  * A closed window is probed by the same timer, with the next segment.
  * There is no congestion control: a connection sends as much as the
- * peer's window admits.
+ * peer's window admits, and at most the DEMO_SEQ_SACK_BITS + 1 segments
+ * from snd_una that one SACK bitmap can describe, so that every loss in
+ * flight can be seen.
  */
 
 #include <linux/jiffies.h>
@@ -191,9 +195,8 @@ static int demo_seq_transmit(struct sock *sk, struct sk_buff *skb,
 }
 
 /* A segment with no sequence number of its own: an ACK or a RST. */
-static void demo_seq_send_bare(struct sock *sk, u16 flags)
+static void demo_seq_send_bare(struct sock *sk, u16 flags, u32 seq)
 {
-	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	struct net *net = sock_net(sk);
 	struct sk_buff *skb;
 
@@ -204,7 +207,7 @@ static void demo_seq_send_bare(struct sock *sk, u16 flags)
 		return;
 	}
 	skb_reserve(skb, DEMO_SEQ_HEADROOM);
-	DEMO_SEQ_CB(skb)->seq = ssk->snd_nxt;
+	DEMO_SEQ_CB(skb)->seq = seq;
 	DEMO_SEQ_CB(skb)->flags = flags;
 	if (demo_seq_transmit(sk, skb, false))
 		return;
@@ -215,13 +218,13 @@ static void demo_seq_send_bare(struct sock *sk, u16 flags)
 
 void demo_seq_send_ack(struct sock *sk)
 {
-	demo_seq_send_bare(sk, 0);
+	demo_seq_send_bare(sk, 0, demo_seq_sk(sk)->snd_nxt);
 }
 
 /* Abort: tell the peer, which takes a RST at snd_nxt as in its window. */
 void demo_seq_send_reset(struct sock *sk)
 {
-	demo_seq_send_bare(sk, DEMO_SEQ_RST);
+	demo_seq_send_bare(sk, DEMO_SEQ_RST, demo_seq_sk(sk)->snd_nxt);
 }
 
 /* Acknowledge soon: at once for every second segment, else on a timer. */
@@ -356,6 +359,7 @@ static int demo_seq_send_head(struct sock *sk)
 	if (err)
 		return err;
 	DEMO_SEQ_CB(skb)->sent = (u32)jiffies;
+	DEMO_SEQ_CB(skb)->tx = ++ssk->tx_count;
 	ssk->snd_nxt = DEMO_SEQ_CB(skb)->seq + 1;
 	ssk->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
 			 NULL : skb->next;
@@ -373,8 +377,11 @@ void demo_seq_push(struct sock *sk)
 	struct sk_buff *skb;
 
 	while ((skb = ssk->send_head)) {
+		u32 seq = DEMO_SEQ_CB(skb)->seq;
+
 		if (!(DEMO_SEQ_CB(skb)->flags & DEMO_SEQ_SYN) &&
-		    !demo_seq_before(DEMO_SEQ_CB(skb)->seq, ssk->snd_wnd_edge))
+		    (!demo_seq_before(seq, ssk->snd_wnd_edge) ||
+		     seq - ssk->snd_una > DEMO_SEQ_SACK_BITS))
 			break;
 		if (demo_seq_send_head(sk))
 			break;
@@ -396,21 +403,24 @@ void demo_seq_arm_rtx(struct sock *sk)
 
 	if (sk->sk_state == TCP_CLOSE)
 		return;
-	if (ssk->snd_una != ssk->snd_nxt || ssk->send_head) {
+	if (ssk->snd_una != ssk->snd_nxt || ssk->send_head ||
+	    ssk->hs_pending) {
 		if (!timer_pending(&ssk->rtx_timer))
 			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
 		return;
 	}
 	if (sk->sk_state == TCP_FIN_WAIT2 && sock_flag(sk, SOCK_DEAD)) {
+		/* Started once: a peer that keeps talking does not extend it. */
 		when = demo_ms_to_jiffies(READ_ONCE(demo_seq_ctl(sk)->fin_timeout_ms));
-		sk_reset_timer(sk, &ssk->rtx_timer, jiffies + when);
+		if (!timer_pending(&ssk->rtx_timer))
+			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + when);
 		return;
 	}
 	sk_stop_timer(sk, &ssk->rtx_timer);
 }
 
 /* The timeout from the RTT estimate alone, without backoff. */
-static void demo_seq_rto_reset(struct sock *sk)
+void demo_seq_rto_reset(struct sock *sk)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	u32 rto_min, rto_max, rto;
@@ -451,21 +461,31 @@ static void demo_seq_retransmit(struct sock *sk, struct sk_buff *skb,
 		return;
 	cb->retransmitted = 1;
 	cb->sent = (u32)jiffies;
+	cb->tx = ++demo_seq_sk(sk)->tx_count;
 	demo_inc_stats(sock_net(sk), why);
 }
 
+/* The peer has segment @cb, sent as transmission cb->tx. */
+static void demo_seq_delivered(struct demo_seq_sock *ssk,
+			       const struct demo_seq_cb *cb)
+{
+	if (demo_seq_after(cb->tx, ssk->delivered_tx))
+		ssk->delivered_tx = cb->tx;
+}
+
 /*
- * SACK recovery: a segment in flight with DEMO_SEQ_DUPTHRESH segments
- * above it reported received is taken as lost and sent again, once.
+ * SACK recovery. Mark what @sack reports received; then a segment still
+ * missing is taken as lost, and sent again, once a segment transmitted
+ * DEMO_SEQ_DUPTHRESH transmissions after it was delivered: reordering by
+ * fewer is tolerated. Only the segments the bitmap covers are judged: the
+ * peer may hold later ones without being able to say so.
  */
 static void demo_seq_sack_recover(struct sock *sk, u32 ack, u32 sack)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
-	unsigned int above = 0;
 	struct sk_buff *skb;
 	u32 d;
 
-	/* Only segments up to ack + DEMO_SEQ_SACK_BITS can be SACKed. */
 	skb_queue_walk(&sk->sk_write_queue, skb) {
 		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
 
@@ -473,21 +493,22 @@ static void demo_seq_sack_recover(struct sock *sk, u32 ack, u32 sack)
 		    demo_seq_after(cb->seq, ack + DEMO_SEQ_SACK_BITS))
 			break;
 		d = cb->seq - ack - 1;
-		if (d < DEMO_SEQ_SACK_BITS && (sack & (1U << d)))
+		if (!cb->sacked && d < DEMO_SEQ_SACK_BITS &&
+		    (sack & (1U << d))) {
+			demo_seq_delivered(ssk, cb);
 			cb->sacked = 1;
-		above += cb->sacked;
+		}
 	}
 	skb_queue_walk(&sk->sk_write_queue, skb) {
 		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
 
-		if (skb == ssk->send_head || above < DEMO_SEQ_DUPTHRESH)
+		if (skb == ssk->send_head ||
+		    demo_seq_after(cb->seq, ack + DEMO_SEQ_SACK_BITS))
 			break;
-		if (cb->sacked) {
-			above--;
-		} else if (!cb->fast_rexmit) {
-			cb->fast_rexmit = 1;
+		if (!cb->sacked &&
+		    ssk->delivered_tx - cb->tx >= DEMO_SEQ_DUPTHRESH &&
+		    ssk->delivered_tx - cb->tx < (1U << 31))
 			demo_seq_retransmit(sk, skb, DEMO_MIB_RETRANSSEGS);
-		}
 	}
 }
 
@@ -500,17 +521,23 @@ static void demo_seq_sack_recover(struct sock *sk, u32 ack, u32 sack)
 void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	bool freed = false, rexmit = false;
 	struct sk_buff *skb;
-	bool freed = false;
 	long rtt = -1;
 
 	while ((skb = skb_peek(&sk->sk_write_queue)) &&
 	       demo_seq_before(DEMO_SEQ_CB(skb)->seq, ack)) {
 		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
 
-		/* Karn: only a segment sent once gives an RTT sample. */
-		if (!cb->retransmitted)
-			rtt = (u32)jiffies - cb->sent;
+		demo_seq_delivered(ssk, cb);
+		/*
+		 * RTT from the newest segment this ACK covers, if it was sent
+		 * once (Karn) and not reported before: else the ACK may be for
+		 * a retransmission, or the segment arrived long ago.
+		 */
+		rexmit |= cb->retransmitted;
+		rtt = cb->retransmitted || cb->sacked ? -1 :
+		      (long)((u32)jiffies - cb->sent);
 		WRITE_ONCE(ssk->unacked_bytes, ssk->unacked_bytes - skb->len);
 		__skb_unlink(skb, &sk->sk_write_queue);
 		sk_wmem_queued_add(sk, -skb->truesize);
@@ -518,10 +545,13 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
 		freed = true;
 	}
 
+	if (sack)
+		demo_seq_sack_recover(sk, ack, sack);
+
 	if (demo_seq_after(ack, ssk->snd_una)) {
 		ssk->snd_una = ack;
 		ssk->retries = 0;
-		if (rtt >= 0)
+		if (rtt >= 0 && !rexmit)
 			demo_seq_rtt_sample(sk, rtt);
 		else
 			demo_seq_rto_reset(sk);
@@ -531,9 +561,6 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
 		else
 			sk_stop_timer(sk, &ssk->rtx_timer);
 	}
-
-	if (sack)
-		demo_seq_sack_recover(sk, ack, sack);
 
 	if (freed && !sock_flag(sk, SOCK_DEAD))
 		sk->sk_write_space(sk);
@@ -565,7 +592,7 @@ static void demo_seq_rtx_fire(struct sock *sk)
 	struct net *net = sock_net(sk);
 	u32 rto_min, rto_max;
 	struct sk_buff *skb;
-	int limit;
+	int limit, burst = 0;
 
 	switch (sk->sk_state) {
 	case TCP_CLOSE:
@@ -579,7 +606,8 @@ static void demo_seq_rtx_fire(struct sock *sk)
 		}
 		break;
 	}
-	if (ssk->snd_una == ssk->snd_nxt && !ssk->send_head)
+	if (ssk->snd_una == ssk->snd_nxt && !ssk->send_head &&
+	    !ssk->hs_pending)
 		return;
 
 	limit = sk->sk_state == TCP_SYN_SENT ? READ_ONCE(ctl->syn_retries) :
@@ -593,21 +621,31 @@ static void demo_seq_rtx_fire(struct sock *sk)
 	}
 	ssk->retries++;
 
-	if (ssk->snd_una == ssk->snd_nxt) {
+	if (ssk->snd_una == ssk->snd_nxt && !ssk->send_head) {
+		/* Our handshake ACK may be lost: probe, one behind. */
+		demo_seq_send_bare(sk, 0, ssk->snd_nxt - 1);
+		demo_inc_stats(net, DEMO_MIB_RETRANSSEGS);
+	} else if (ssk->snd_una == ssk->snd_nxt) {
 		/* Nothing in flight, the window closed: probe it. */
 		if (!demo_seq_send_head(sk))
 			demo_inc_stats(net, DEMO_MIB_ZEROWINDOWPROBES);
-	} else {
-		skb_queue_walk(&sk->sk_write_queue, skb) {
-			if (skb == ssk->send_head)
-				break;
-			DEMO_SEQ_CB(skb)->fast_rexmit = 0;
-		}
-		skb = skb_peek(&sk->sk_write_queue);
-		demo_seq_retransmit(sk, skb,
-				    demo_seq_before(ssk->snd_una, ssk->snd_wnd_edge) ?
-				    DEMO_MIB_RETRANSSEGS :
+	} else if (!demo_seq_before(ssk->snd_una, ssk->snd_wnd_edge)) {
+		/* Into a closed window: a probe. */
+		demo_seq_retransmit(sk, skb_peek(&sk->sk_write_queue),
 				    DEMO_MIB_ZEROWINDOWPROBES);
+	} else {
+		/* Nothing came back for a whole timeout: resend what is as old. */
+		skb_queue_walk(&sk->sk_write_queue, skb) {
+			struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+
+			if (skb == ssk->send_head || burst == DEMO_SEQ_RTO_BURST)
+				break;
+			if (cb->sacked ||
+			    (burst && (u32)jiffies - cb->sent < ssk->rto))
+				continue;
+			demo_seq_retransmit(sk, skb, DEMO_MIB_RETRANSSEGS);
+			burst++;
+		}
 	}
 
 	demo_seq_rto_bounds(sk, &rto_min, &rto_max);

@@ -139,7 +139,9 @@ void demo_seq_init_conn(struct sock *sk)
 	ssk->srtt = 0;
 	ssk->rttvar = 0;
 	ssk->retries = 0;
-	ssk->rto = DEMO_SEQ_RTO_INIT;
+	ssk->tx_count = 0;
+	ssk->delivered_tx = 0;
+	demo_seq_rto_reset(sk);		/* 1 s, within the sysctl bounds */
 }
 
 /*

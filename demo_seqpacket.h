@@ -36,7 +36,8 @@ static inline bool demo_seq_before(u32 seq1, u32 seq2)
 
 #define DEMO_SEQ_RTO_INIT	HZ		/* RFC 6298 initial RTO */
 #define DEMO_SEQ_DELACK		(HZ / 25)	/* delayed ACK, 40 ms */
-#define DEMO_SEQ_DUPTHRESH	3		/* SACKed above a hole: lost */
+#define DEMO_SEQ_DUPTHRESH	3		/* later sends delivered: lost */
+#define DEMO_SEQ_RTO_BURST	64		/* resent at once on a timeout */
 #define DEMO_SEQ_SACK_BITS	32
 
 /* Bits of demo_seq_sock.deferred: timer work left to release_sock(). */
@@ -60,6 +61,8 @@ enum {
  * @snd_wnd_edge: first sequence number the peer does not accept yet
  * @send_head: first never-transmitted segment of sk_write_queue, or NULL
  * @unacked_bytes: payload bytes queued and not acknowledged (SIOCOUTQ)
+ * @tx_count: transmissions so far, to order them
+ * @delivered_tx: the latest transmission the peer reported received
  * @rcv_nxt: next sequence number expected from the peer
  * @rcv_adv_edge: right edge of the window last advertised; never moves back
  * @rcv_mss: largest payload received in one segment, for the window
@@ -71,6 +74,8 @@ enum {
  * @rttvar: RTT variation, jiffies << 2
  * @rto: current retransmission timeout, jiffies, backoff included
  * @retries: consecutive timeouts without progress
+ * @hs_pending: (client) established, but nothing from the peer yet shows
+ *	that our handshake ACK arrived: the retransmission timer resends it
  * @rtx_timer: retransmission, SYN retries, zero-window probe, FIN_WAIT2
  * @delack_timer: delayed acknowledgment
  * @deferred: DEMO_SEQ_*_DEFERRED bits, set by timers, atomic
@@ -89,6 +94,8 @@ struct demo_seq_sock {
 	u32			snd_wnd_edge;
 	struct sk_buff		*send_head;
 	u32			unacked_bytes;
+	u32			tx_count;
+	u32			delivered_tx;
 
 	u32			rcv_nxt;
 	u32			rcv_adv_edge;
@@ -102,6 +109,7 @@ struct demo_seq_sock {
 	u32			rttvar;
 	u32			rto;
 	u8			retries;
+	u8			hs_pending;
 
 	struct timer_list	rtx_timer;
 	struct timer_list	delack_timer;
@@ -121,9 +129,8 @@ static inline struct demo_seq_sock *demo_seq_sk(const struct sock *sk)
  * @sent: (write queue) jiffies of the last transmission
  * @window: (received) window
  * @flags: DEMO_SEQ_SYN/FIN/EOR (write queue); header flags (received)
+ * @tx: (write queue) demo_seq_sock.tx_count at its last transmission
  * @sacked: (write queue) the peer reported it received
- * @fast_rexmit: (write queue) retransmitted by SACK recovery; not again
- *	until a timeout
  * @retransmitted: (write queue) sent more than once: no RTT sample (Karn)
  */
 struct demo_seq_cb {
@@ -131,10 +138,10 @@ struct demo_seq_cb {
 	u32	ack;
 	u32	sack;
 	u32	sent;
+	u32	tx;
 	u16	window;
 	u16	flags;
 	u8	sacked:1,
-		fast_rexmit:1,
 		retransmitted:1;
 };
 
@@ -209,6 +216,7 @@ void demo_seq_schedule_ack(struct sock *sk);
 void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack);
 void demo_seq_arm_rtx(struct sock *sk);
 void demo_seq_window_opened(struct sock *sk);
+void demo_seq_rto_reset(struct sock *sk);
 void demo_seq_purge_write_queue(struct sock *sk);
 void demo_seq_rtt_sample(struct sock *sk, u32 rtt);
 void demo_seq_release_cb(struct sock *sk);
