@@ -197,7 +197,7 @@ static int demo_seq_show(struct seq_file *seq, void *v)
 		tx = READ_ONCE(sk->sk_max_ack_backlog);
 		rx = READ_ONCE(sk->sk_ack_backlog);
 	} else if (sk->sk_prot == &demo_seq_prot) {
-		tx = READ_ONCE(sk->sk_wmem_queued);
+		tx = READ_ONCE(demo_seq_sk(sk)->unacked_bytes);
 		rx = sk_rmem_alloc_get(sk);
 	} else {
 		tx = sk_wmem_alloc_get(sk);

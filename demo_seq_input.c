@@ -39,6 +39,8 @@ static siphash_aligned_key_t demo_seq_cookie_key;
  */
 void demo_seq_init(void)
 {
+	BUILD_BUG_ON(sizeof(struct demo_seq_cb) > sizeof_field(struct sk_buff, cb));
+	BUILD_BUG_ON(sizeof(struct demo_seqhdr) != 16);
 	get_random_bytes(&demo_seq_cookie_key, sizeof(demo_seq_cookie_key));
 }
 
@@ -198,12 +200,9 @@ static bool demo_seq_rst_ok(const struct demo_seq_sock *ssk, u32 seq)
 /* The peer closed its direction: everything it sent has been received. */
 static void demo_seq_rcv_fin(struct sock *sk)
 {
-	struct demo_seq_sock *ssk = demo_seq_sk(sk);
-
 	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | RCV_SHUTDOWN);
 	/* A message the FIN cut short can never complete. */
-	__skb_queue_purge(&ssk->reasm_queue);
-	__skb_queue_purge(&ssk->ooo_queue);
+	demo_seq_purge_rcv(sk, false);
 	demo_seq_send_ack(sk);
 
 	switch (sk->sk_state) {
@@ -236,9 +235,19 @@ static void demo_seq_deliver(struct sock *sk, struct sk_buff *skb)
 		demo_seq_rcv_fin(sk);
 		return;
 	}
+	/* A peer that exceeds the largest message breaks the protocol. */
+	ssk->reasm_bytes += skb->len;
+	if (ssk->reasm_bytes > DEMO_SEQPACKET_MAX_MSG) {
+		consume_skb(skb);
+		demo_inc_stats(sock_net(sk), DEMO_MIB_INERRORS);
+		demo_seq_send_reset(sk);
+		demo_seq_abort(sk, EPROTO);
+		return;
+	}
 	__skb_queue_tail(&ssk->reasm_queue, skb);
 	if (!(flags & DEMO_SEQ_EOR))
 		return;
+	ssk->reasm_bytes = 0;
 
 	/* After shutdown(SHUT_RD), messages are dropped. */
 	if (sk->sk_shutdown & RCV_SHUTDOWN) {
@@ -288,16 +297,6 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 		demo_seq_send_ack(sk);
 		goto drop;
 	}
-	/*
-	 * New data for a socket its user closed can never be read: reset,
-	 * so the sender learns at once (TCP's "abort on data").
-	 */
-	if (sock_flag(sk, SOCK_DEAD) &&
-	    !(DEMO_SEQ_CB(skb)->flags & DEMO_SEQ_FIN)) {
-		demo_seq_send_reset(sk);
-		demo_seq_done(sk);
-		goto drop;
-	}
 	/* After the peer's FIN nothing new can come. */
 	if (sk->sk_shutdown & RCV_SHUTDOWN &&
 	    !((1 << sk->sk_state) &
@@ -311,6 +310,17 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 		if (demo_seq_rmem_full(sk))
 			demo_inc_stats(net, DEMO_MIB_RCVBUFERRORS);
 		demo_seq_send_ack(sk);
+		goto drop;
+	}
+
+	/*
+	 * New data, in the window, for a socket its user closed can never be
+	 * read: reset, so the sender learns at once (TCP's "abort on data").
+	 */
+	if (sock_flag(sk, SOCK_DEAD) &&
+	    !(DEMO_SEQ_CB(skb)->flags & DEMO_SEQ_FIN)) {
+		demo_seq_send_reset(sk);
+		demo_seq_done(sk);
 		goto drop;
 	}
 
@@ -336,8 +346,10 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 		ssk->rcv_nxt++;
 		demo_seq_deliver(sk, skb);
 	}
-	if (sk->sk_state == TCP_CLOSE || (sk->sk_shutdown & RCV_SHUTDOWN))
-		return;		/* the FIN was acknowledged */
+	/* After the peer's FIN (acknowledged with it) or the end: done. */
+	if (!((1 << sk->sk_state) &
+	      (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2)))
+		return;
 	if (!skb_queue_empty(&ssk->ooo_queue))
 		demo_seq_send_ack(sk);
 	else
@@ -372,8 +384,12 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
 	if (demo_seq_after(ack + cb->window, ssk->snd_wnd_edge))
 		ssk->snd_wnd_edge = ack + cb->window;
 	if (ack == ssk->snd_una && closed) {
-		if (ssk->snd_wnd_edge == ack)
-			ssk->retries = 0;	/* answered a probe: alive */
+		/*
+		 * Answered a probe: the peer is alive, keep probing. Not for
+		 * an orphan, whose life the retry limit must bound.
+		 */
+		if (ssk->snd_wnd_edge == ack && !sock_flag(sk, SOCK_DEAD))
+			ssk->retries = 0;
 		else
 			demo_seq_window_opened(sk);
 	}
@@ -543,8 +559,8 @@ static void demo_seq_inherit(struct sock *sk, const struct sock *lsk)
 
 /*
  * A valid cookie came back: create the connection, ESTABLISHED, expecting
- * @rcv_nxt, hash it and queue it for accept(). Return: the new sock, with a reference for
- * the caller, or NULL.
+ * @rcv_nxt, hash it and queue it for accept().
+ * Return: the new sock, with a reference for the caller, or NULL.
  */
 static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 				   u32 rcv_nxt)
@@ -558,7 +574,8 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 	struct inet_sock *inet;
 	struct sock *sk;
 
-	sk = sk_alloc(net, lsk->sk_family, GFP_ATOMIC, lsk->sk_prot, 0);
+	sk = sk_alloc(net, lsk->sk_family, GFP_ATOMIC, lsk->sk_prot,
+		      !lsk->sk_net_refcnt);
 	if (!sk) {
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
 		return NULL;
@@ -705,6 +722,12 @@ void demo_seq_rcv(struct sk_buff *skb)
 	struct net *net = dev_net(skb->dev);
 	struct demo_tw *tw;
 	struct sock *sk;
+
+	/* Connections are unicast: as TCP, ignore what was not for us. */
+	if (skb->pkt_type != PACKET_HOST) {
+		kfree_skb(skb);
+		return;
+	}
 
 	/* IP is done with skb->cb; it now carries the segment's fields. */
 	memset(cb, 0, sizeof(*cb));

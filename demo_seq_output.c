@@ -702,7 +702,9 @@ void demo_seq_release_cb(struct sock *sk)
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 
 	if (test_and_clear_bit(DEMO_SEQ_RTX_DEFERRED, &ssk->deferred)) {
-		demo_seq_rtx_fire(sk);
+		/* Stale if what the owner did meanwhile re-armed the timer. */
+		if (!timer_pending(&ssk->rtx_timer))
+			demo_seq_rtx_fire(sk);
 		__sock_put(sk);
 	}
 	if (test_and_clear_bit(DEMO_SEQ_DELACK_DEFERRED, &ssk->deferred)) {

@@ -31,6 +31,9 @@
 
 #include "demo_seqpacket.h"
 
+/* Ephemeral ports connect() tries when a port's pair is still in use. */
+#define DEMO_SEQ_CONNECT_TRIES	8
+
 /* Send flags of a seqpacket socket; see docs/SEQPACKET.md. */
 #define DEMO_SEQ_SEND_FLAGS	(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR | \
 				 MSG_DONTROUTE | MSG_CONFIRM | \
@@ -104,15 +107,12 @@ void demo_seq_unhash_conn(struct sock *sk)
  */
 void demo_seq_done(struct sock *sk)
 {
-	struct demo_seq_sock *ssk = demo_seq_sk(sk);
-
 	demo_seq_set_state(sk, TCP_CLOSE);
 	demo_seq_clear_timers(sk);
 	demo_seq_unhash_conn(sk);
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	demo_seq_purge_write_queue(sk);
-	__skb_queue_purge(&ssk->ooo_queue);
-	__skb_queue_purge(&ssk->reasm_queue);
+	demo_seq_purge_rcv(sk, false);
 	sk_dst_reset(sk);
 	if (!sock_flag(sk, SOCK_DEAD))
 		sk->sk_state_change(sk);
@@ -124,6 +124,23 @@ void demo_seq_abort(struct sock *sk, int err)
 	WRITE_ONCE(sk->sk_err, err);
 	sk_error_report(sk);
 	demo_seq_done(sk);
+}
+
+/**
+ * demo_seq_purge_rcv() - drop what was received and not read
+ * @sk: the socket, owned
+ * @all: the whole messages of the receive queue too, not only the message
+ *	being reassembled and the segments beyond it
+ */
+void demo_seq_purge_rcv(struct sock *sk, bool all)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	if (all)
+		skb_queue_purge(&sk->sk_receive_queue);
+	__skb_queue_purge(&ssk->reasm_queue);
+	__skb_queue_purge(&ssk->ooo_queue);
+	ssk->reasm_bytes = 0;
 }
 
 /*
@@ -157,7 +174,13 @@ static int demo_seq_disconnect(struct sock *sk, int flags)
 	skb_queue_purge(&sk->sk_receive_queue);
 	WRITE_ONCE(inet->inet_daddr, 0);
 	WRITE_ONCE(inet->inet_dport, 0);
+	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK)) {
+		inet->inet_saddr = 0;
+		WRITE_ONCE(inet->inet_rcv_saddr, 0);
+	}
 	WRITE_ONCE(sk->sk_shutdown, 0);
+	/* Lookups may still walk conn_node: wait before it is hashed again. */
+	synchronize_net();
 	return 0;
 }
 
@@ -169,10 +192,11 @@ static int demo_seq_connect(struct sock *sk, struct sockaddr *uaddr,
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	struct inet_sock *inet = inet_sk(sk);
 	struct net *net = sock_net(sk);
+	int err, tries = 0;
 	struct flowi4 fl4;
 	struct rtable *rt;
+	bool autobound;
 	u32 isn;
-	int err;
 
 	err = demo_check_sockaddr(uaddr, addr_len);
 	if (err)
@@ -189,6 +213,7 @@ static int demo_seq_connect(struct sock *sk, struct sockaddr *uaddr,
 	if (rt->rt_flags & RTCF_BROADCAST)
 		goto err_rt;
 
+	autobound = !inet->inet_num;
 	err = demo_autobind(sk);
 	if (err)
 		goto err_rt;
@@ -208,7 +233,17 @@ static int demo_seq_connect(struct sock *sk, struct sockaddr *uaddr,
 	ssk->write_seq = isn;
 	ssk->snd_wnd_edge = isn + 1;	/* the SYN, until the peer says more */
 
+	/*
+	 * A closed socket finishing a connection from an ephemeral port no
+	 * longer holds the port but still has its pair: pick another one.
+	 */
 	err = demo_seq_hash_conn(sk);
+	while (err && autobound && ++tries < DEMO_SEQ_CONNECT_TRIES) {
+		demo_port_release(sk);
+		err = demo_autobind(sk);
+		if (!err)
+			err = demo_seq_hash_conn(sk);
+	}
 	if (err)
 		goto err_unset;
 
@@ -403,9 +438,7 @@ static void demo_seq_close(struct sock *sk, long timeout)
 	unread = !skb_queue_empty(&sk->sk_receive_queue) ||
 		 !skb_queue_empty(&ssk->reasm_queue) ||
 		 !skb_queue_empty(&ssk->ooo_queue);
-	skb_queue_purge(&sk->sk_receive_queue);
-	__skb_queue_purge(&ssk->reasm_queue);
-	__skb_queue_purge(&ssk->ooo_queue);
+	demo_seq_purge_rcv(sk, true);
 
 	switch (sk->sk_state) {
 	case TCP_CLOSE:
@@ -455,10 +488,16 @@ static void demo_seq_shutdown(struct sock *sk, int how)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 
+	if ((how & RCV_SHUTDOWN) && sk->sk_state == TCP_LISTEN) {
+		/* As inet_shutdown(): a listener stops listening. */
+		demo_seq_listen_stop(sk);
+		return;
+	}
 	if (how & RCV_SHUTDOWN) {
 		/* Queued and later messages are acknowledged and dropped. */
 		skb_queue_purge(&sk->sk_receive_queue);
 		__skb_queue_purge(&ssk->reasm_queue);
+		ssk->reasm_bytes = 0;
 	}
 	if (!(how & SEND_SHUTDOWN))
 		return;

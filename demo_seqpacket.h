@@ -67,6 +67,7 @@ enum {
  * @rcv_adv_edge: right edge of the window last advertised; never moves back
  * @rcv_mss: largest payload received in one segment, for the window
  * @reasm_queue: in-order segments of the message being received
+ * @reasm_bytes: their payload bytes
  * @ooo_queue: segments received beyond @rcv_nxt, by sequence number
  * @acks_pending: data segments received and not yet acknowledged
  * @mss: payload bytes per segment, from the path MTU
@@ -101,6 +102,7 @@ struct demo_seq_sock {
 	u32			rcv_adv_edge;
 	u32			rcv_mss;
 	struct sk_buff_head	reasm_queue;
+	u32			reasm_bytes;
 	struct sk_buff_head	ooo_queue;
 	u16			acks_pending;
 
@@ -194,6 +196,7 @@ void demo_seq_abort(struct sock *sk, int err);
 int demo_seq_hash_conn(struct sock *sk);
 void demo_seq_unhash_conn(struct sock *sk);
 void demo_seq_init_conn(struct sock *sk);
+void demo_seq_purge_rcv(struct sock *sk, bool all);
 
 /* demo_seq_input.c */
 int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb);
