@@ -2006,7 +2006,7 @@ FIXTURE_TEARDOWN(veth)
 	sh("ip netns del " NS_A "; ip netns del " NS_B);
 }
 
-TEST_F(veth, connect_accept_cross_ns)
+TEST_F_TIMEOUT(veth, connect_accept_cross_ns, 60)
 {
 	long act_a, pas_b, act_b, pas_a;
 	struct sockaddr_demo src;
@@ -2051,7 +2051,7 @@ TEST_F(veth, connect_accept_cross_ns)
 	EXPECT_EQ(1, proc_find(c.lport, 0, "LISTEN", NULL));
 }
 
-TEST_F(veth, connect_refused_cross_ns)
+TEST_F_TIMEOUT(veth, connect_refused_cross_ns, 60)
 {
 	long fails_a, ovf_b;
 	unsigned short p;
@@ -2078,7 +2078,7 @@ TEST_F(veth, connect_refused_cross_ns)
 	EXPECT_EQ(ovf_b, ns_stat(NS_B, "ListenOverflows"));
 }
 
-TEST_F(veth, connect_nonblocking_cross_ns)
+TEST_F_TIMEOUT(veth, connect_nonblocking_cross_ns, 60)
 {
 	int l, c, s, ev, ret;
 	unsigned short p;
@@ -2324,7 +2324,7 @@ TEST_F_TIMEOUT(veth, flow_control_sndtimeo, 180)
 	EXPECT_EQ(0, so_error(c.cli));
 }
 
-TEST_F(veth, reset_linger_zero)
+TEST_F_TIMEOUT(veth, reset_linger_zero, 60)
 {
 	long in_a, er_a, out_b, er_b, out_a, in_b;
 	struct conn c;
@@ -2372,7 +2372,7 @@ TEST_F(veth, reset_linger_zero)
 	EXPECT_EQ(0, proc_find(c.cport, c.lport, "TIME_WAIT", NULL));
 }
 
-TEST_F(veth, reset_close_with_unread)
+TEST_F_TIMEOUT(veth, reset_close_with_unread, 60)
 {
 	long out_b, in_a, er_a;
 	struct conn c;
@@ -2402,7 +2402,7 @@ TEST_F(veth, reset_close_with_unread)
 	EXPECT_EQ(er_a + 1, ns_stat(NS_A, "EstabResets"));
 }
 
-TEST_F(veth, reset_then_send_econnreset_once)
+TEST_F_TIMEOUT(veth, reset_then_send_econnreset_once, 60)
 {
 	struct conn c;
 	int ev;
