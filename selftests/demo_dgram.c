@@ -47,15 +47,6 @@
 
 /* --- small helpers ------------------------------------------------------ */
 
-static int af(void)
-{
-	static int fam;
-
-	if (!fam)
-		fam = demo_family();
-	return fam;
-}
-
 static int ipproto(void)
 {
 	static int proto;
@@ -78,22 +69,6 @@ static int dsock(int type, int proto)
 	return socket(af(), type, proto);
 }
 
-static int bind_to(int fd, const char *ip, unsigned short port)
-{
-	struct sockaddr_demo sa;
-
-	demo_addr(&sa, ip, port);
-	return bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-}
-
-static int connect_to(int fd, const char *ip, unsigned short port)
-{
-	struct sockaddr_demo sa;
-
-	demo_addr(&sa, ip, port);
-	return connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-}
-
 /* Disconnect with an AF_UNSPEC address of length 2. */
 static int disconnect(int fd)
 {
@@ -114,21 +89,6 @@ static int dgram_at(const char *ip, unsigned short port)
 	return fd;
 }
 
-static int sock_name(int fd, struct sockaddr_demo *sa, bool peer)
-{
-	socklen_t len = sizeof(*sa);
-	int ret;
-
-	memset(sa, 0xa5, sizeof(*sa));
-	ret = peer ? getpeername(fd, (struct sockaddr *)sa, &len) :
-		     getsockname(fd, (struct sockaddr *)sa, &len);
-	if (!ret && len != sizeof(*sa)) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	return ret;
-}
-
 /* Local port in host order; 0 if unbound or on error. */
 static unsigned short port_of(int fd)
 {
@@ -147,21 +107,6 @@ static unsigned short free_port(void)
 	return p;
 }
 
-static bool zero_ok(const struct sockaddr_demo *sa)
-{
-	static const unsigned char z[sizeof(sa->sdemo_zero)];
-
-	return !memcmp(sa->sdemo_zero, z, sizeof(z));
-}
-
-/* True if @sa is a well-formed AF_DEMO address for ip:port. */
-static bool addr_is(const struct sockaddr_demo *sa, const char *ip,
-		    unsigned short port)
-{
-	return sa->sdemo_family == af() && ntohs(sa->sdemo_port) == port &&
-	       sa->sdemo_addr.s_addr == inet_addr(ip) && zero_ok(sa);
-}
-
 static ssize_t send_to(int fd, const void *buf, size_t len, int flags,
 		       const char *ip, unsigned short port)
 {
@@ -169,15 +114,6 @@ static ssize_t send_to(int fd, const void *buf, size_t len, int flags,
 
 	demo_addr(&sa, ip, port);
 	return sendto(fd, buf, len, flags, (struct sockaddr *)&sa, sizeof(sa));
-}
-
-/* revents of one poll() on @fd, -1 on error. */
-static int wait_ev(int fd, short events, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int n = poll(&p, 1, ms);
-
-	return n < 0 ? -1 : p.revents;
 }
 
 /*
@@ -208,33 +144,11 @@ static int recv_err(int fd)
 	return errno;
 }
 
-static int sockopt_int(int fd, int level, int name)
-{
-	socklen_t len = sizeof(int);
-	int val;
-
-	if (getsockopt(fd, level, name, &val, &len) || len != sizeof(int))
-		return INT_MIN;
-	return val;
-}
-
-static int setopt_int(int fd, int level, int name, int val)
-{
-	return setsockopt(fd, level, name, &val, sizeof(val));
-}
-
 static int set_rcvbuf(int fd, int bytes)
 {
 	if (!setopt_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes))
 		return 0;
 	return setopt_int(fd, SOL_SOCKET, SO_RCVBUF, bytes);
-}
-
-static int ioctl_int(int fd, unsigned long req)
-{
-	int val = -1;
-
-	return ioctl(fd, req, &val) ? INT_MIN : val;
 }
 
 /* Deterministic pseudo-random payload for (@seed, offset). */
@@ -271,22 +185,6 @@ static long mismatch(const void *buf, size_t len, uint32_t seed)
 	return bad;
 }
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	fflush(NULL);
-	ret = system(cmd);
-	if (ret == -1 || !WIFEXITED(ret))
-		return -1;
-	return WEXITSTATUS(ret);
-}
-
 static int write_file(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -310,33 +208,6 @@ static long stat_wait(const char *name, long want)
 	while ((v = demo_stat(name)) < want && now_ms() < end)
 		poll(NULL, 0, 1);
 	return v;
-}
-
-/* One field of the "Ip:" lines of /proc/net/snmp, -1 if missing. */
-static long snmp_ip(const char *field)
-{
-	char hdr[2048], val[2048], *hs, *vs, *h, *v;
-	FILE *f = fopen("/proc/net/snmp", "re");
-	long ret = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(hdr, sizeof(hdr), f)) {
-		if (strncmp(hdr, "Ip: ", 4) || !fgets(val, sizeof(val), f))
-			continue;
-		h = strtok_r(hdr, " \n", &hs);
-		v = strtok_r(val, " \n", &vs);
-		while ((h = strtok_r(NULL, " \n", &hs)) &&
-		       (v = strtok_r(NULL, " \n", &vs))) {
-			if (!strcmp(h, field)) {
-				ret = atol(v);
-				break;
-			}
-		}
-		break;
-	}
-	fclose(f);
-	return ret;
 }
 
 struct demo_ent {
@@ -433,31 +304,6 @@ static int netns_fresh(void)
 	if (unshare(CLONE_NEWNET))
 		return -1;
 	return lo_up();
-}
-
-static int ns_save(void)
-{
-	return open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-}
-
-static void ns_restore(int fd)
-{
-	if (fd >= 0) {
-		setns(fd, CLONE_NEWNET);
-		close(fd);
-	}
-}
-
-/* demo_stat() of namespace @ns, staying in the current one. */
-static long ns_stat(const char *ns, const char *name)
-{
-	int cur = ns_save();
-	long v = -1;
-
-	if (cur >= 0 && !demo_netns_enter(ns))
-		v = demo_stat(name);
-	ns_restore(cur);
-	return v;
 }
 
 #define ENTER(ns) \

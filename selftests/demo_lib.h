@@ -11,6 +11,10 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -18,7 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <linux/af_demo.h>
 
 #define DEMO_SYSFS_PARAM "/sys/module/af_demo/parameters/"
@@ -111,6 +117,167 @@ static inline int demo_netns_enter(const char *name)
 	ret = setns(fd, CLONE_NEWNET);
 	close(fd);
 	return ret;
+}
+
+/* Helpers shared by the test programs. */
+
+static inline int af(void)
+{
+	static int fam;
+
+	if (!fam)
+		fam = demo_family();
+	return fam;
+}
+
+static inline int sock_name(int fd, struct sockaddr_demo *sa, bool peer)
+{
+	socklen_t len = sizeof(*sa);
+	int ret;
+
+	memset(sa, 0xa5, sizeof(*sa));
+	ret = peer ? getpeername(fd, (struct sockaddr *)sa, &len) :
+		     getsockname(fd, (struct sockaddr *)sa, &len);
+	if (!ret && len != sizeof(*sa)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return ret;
+}
+
+static inline bool zero_ok(const struct sockaddr_demo *sa)
+{
+	static const unsigned char z[sizeof(sa->sdemo_zero)];
+
+	return !memcmp(sa->sdemo_zero, z, sizeof(z));
+}
+
+/* True if @sa is a well-formed AF_DEMO address for ip:port. */
+static inline bool addr_is(const struct sockaddr_demo *sa, const char *ip,
+		    unsigned short port)
+{
+	return sa->sdemo_family == af() && ntohs(sa->sdemo_port) == port &&
+	       sa->sdemo_addr.s_addr == inet_addr(ip) && zero_ok(sa);
+}
+
+static inline int bind_to(int fd, const char *ip, unsigned short port)
+{
+	struct sockaddr_demo sa;
+
+	demo_addr(&sa, ip, port);
+	return bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+static inline int connect_to(int fd, const char *ip, unsigned short port)
+{
+	struct sockaddr_demo sa;
+
+	demo_addr(&sa, ip, port);
+	return connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+/* revents of one poll() on @fd, -1 on error. */
+static inline int wait_ev(int fd, short events, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n = poll(&p, 1, ms);
+
+	return n < 0 ? -1 : p.revents;
+}
+
+static inline int sockopt_int(int fd, int level, int name)
+{
+	socklen_t len = sizeof(int);
+	int val;
+
+	if (getsockopt(fd, level, name, &val, &len) || len != sizeof(int))
+		return INT_MIN;
+	return val;
+}
+
+static inline int setopt_int(int fd, int level, int name, int val)
+{
+	return setsockopt(fd, level, name, &val, sizeof(val));
+}
+
+static inline int ioctl_int(int fd, unsigned long req)
+{
+	int val = -1;
+
+	return ioctl(fd, req, &val) ? INT_MIN : val;
+}
+
+static inline int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	fflush(NULL);
+	ret = system(cmd);
+	if (ret == -1 || !WIFEXITED(ret))
+		return -1;
+	return WEXITSTATUS(ret);
+}
+
+/* One field of the "Ip:" lines of /proc/net/snmp, -1 if missing. */
+static inline long snmp_ip(const char *field)
+{
+	char hdr[2048], val[2048], *hs, *vs, *h, *v;
+	FILE *f = fopen("/proc/net/snmp", "re");
+	long ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(hdr, sizeof(hdr), f)) {
+		if (strncmp(hdr, "Ip: ", 4) || !fgets(val, sizeof(val), f))
+			continue;
+		h = strtok_r(hdr, " \n", &hs);
+		v = strtok_r(val, " \n", &vs);
+		while ((h = strtok_r(NULL, " \n", &hs)) &&
+		       (v = strtok_r(NULL, " \n", &vs))) {
+			if (!strcmp(h, field)) {
+				ret = atol(v);
+				break;
+			}
+		}
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+static inline int ns_save(void)
+{
+	return open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+}
+
+static inline void ns_restore(int fd)
+{
+	if (fd >= 0) {
+		setns(fd, CLONE_NEWNET);
+		close(fd);
+	}
+}
+
+/* demo_stat() of namespace @ns, staying in the current one. */
+static inline long ns_stat(const char *ns, const char *name)
+{
+	int cur = ns_save();
+	long v = -1;
+
+	if (cur >= 0 && !demo_netns_enter(ns))
+		v = demo_stat(name);
+	ns_restore(cur);
+	return v;
+}
+
+static inline int so_error(int fd)
+{
+	return sockopt_int(fd, SOL_SOCKET, SO_ERROR);
 }
 
 #endif /* DEMO_LIB_H */

@@ -57,15 +57,6 @@
 
 /* --- small helpers ------------------------------------------------------ */
 
-static int af(void)
-{
-	static int fam;
-
-	if (!fam)
-		fam = demo_family();
-	return fam;
-}
-
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -84,22 +75,6 @@ static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "# %s\n", line);
-}
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	fflush(NULL);
-	ret = system(cmd);
-	if (ret == -1 || !WIFEXITED(ret))
-		return -1;
-	return WEXITSTATUS(ret);
 }
 
 static int write_file(const char *path, const char *val)
@@ -125,26 +100,6 @@ static int demo_sysctl(const char *name, long val)
 	if (write_file(path, buf) || demo_read_long(path, &back))
 		return -1;
 	return back == val ? 0 : -1;
-}
-
-static int sockopt_int(int fd, int level, int name)
-{
-	socklen_t len = sizeof(int);
-	int val;
-
-	if (getsockopt(fd, level, name, &val, &len) || len != sizeof(int))
-		return INT_MIN;
-	return val;
-}
-
-static int setopt_int(int fd, int level, int name, int val)
-{
-	return setsockopt(fd, level, name, &val, sizeof(val));
-}
-
-static int so_error(int fd)
-{
-	return sockopt_int(fd, SOL_SOCKET, SO_ERROR);
 }
 
 /* SO_{SND,RCV}BUF of @bytes, beyond the sysctl limits where allowed. */
@@ -182,14 +137,6 @@ static int seqsock(int flags)
 	return socket(af(), SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
 }
 
-static int connect_to(int fd, const char *ip, unsigned short port)
-{
-	struct sockaddr_demo sa;
-
-	demo_addr(&sa, ip, port);
-	return connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-}
-
 static unsigned short port_of(int fd)
 {
 	struct sockaddr_demo sa;
@@ -215,15 +162,6 @@ static int listener(const char *ip, int backlog)
 		return -1;
 	}
 	return fd;
-}
-
-/* revents of one poll() on @fd, -1 on error. */
-static int wait_ev(int fd, short events, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int n = poll(&p, 1, ms);
-
-	return n < 0 ? -1 : p.revents;
 }
 
 /* accept() waiting at most @ms for a connection; -1 with errno. */
@@ -317,31 +255,6 @@ static uint64_t fnv1a(uint64_t h, const void *buf, size_t len)
 }
 
 /* --- /proc/net/demo and demo_stat --------------------------------------- */
-
-static int ns_save(void)
-{
-	return open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-}
-
-static void ns_restore(int fd)
-{
-	if (fd >= 0) {
-		setns(fd, CLONE_NEWNET);
-		close(fd);
-	}
-}
-
-/* demo_stat() of namespace @ns, staying in the current one. */
-static long ns_stat(const char *ns, const char *name)
-{
-	int cur = ns_save();
-	long v = -1;
-
-	if (cur >= 0 && !demo_netns_enter(ns))
-		v = demo_stat(name);
-	ns_restore(cur);
-	return v;
-}
 
 #define ENTER(ns) \
 	ASSERT_EQ(0, demo_netns_enter(ns)) \
