@@ -19,15 +19,8 @@
 /* connect(AF_UNSPEC): forget the peer, and what connect() set implicitly. */
 static int demo_dgram_disconnect(struct sock *sk, int flags)
 {
-	struct inet_sock *inet = inet_sk(sk);
-
 	sk->sk_state = TCP_CLOSE;
-	WRITE_ONCE(inet->inet_daddr, 0);
-	WRITE_ONCE(inet->inet_dport, 0);
-	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK)) {
-		inet->inet_saddr = 0;
-		WRITE_ONCE(inet->inet_rcv_saddr, 0);
-	}
+	demo_clear_peer(sk);
 	if (!(sk->sk_userlocks & SOCK_BINDPORT_LOCK))
 		demo_port_release(sk);
 	sk_dst_reset(sk);
@@ -70,13 +63,7 @@ static int demo_dgram_connect(struct sock *sk, struct sockaddr *uaddr,
 	if (err)
 		goto out_rt;
 
-	/* Like UDP, a socket bound to any address now receives on one. */
-	if (!inet->inet_saddr)
-		inet->inet_saddr = fl4.saddr;
-	if (!inet->inet_rcv_saddr)
-		WRITE_ONCE(inet->inet_rcv_saddr, fl4.saddr);
-	WRITE_ONCE(inet->inet_daddr, fl4.daddr);
-	WRITE_ONCE(inet->inet_dport, sa->sdemo_port);
+	demo_set_peer(sk, &fl4, sa->sdemo_port);
 	sk->sk_state = TCP_ESTABLISHED;
 
 out_rt:

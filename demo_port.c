@@ -186,3 +186,40 @@ out_release:
 	release_sock(sk);
 	return err;
 }
+
+/**
+ * demo_set_peer() - make @sk's peer the one connect() routed to
+ * @sk: the socket, locked
+ * @fl4: the flow routing chose, its source address included
+ * @dport: the peer's port
+ *
+ * As for UDP, a socket bound to any address now sends from, and receives
+ * on, the source address the route chose.
+ */
+void demo_set_peer(struct sock *sk, const struct flowi4 *fl4, __be16 dport)
+{
+	struct inet_sock *inet = inet_sk(sk);
+
+	if (!inet->inet_saddr)
+		inet->inet_saddr = fl4->saddr;
+	if (!inet->inet_rcv_saddr)
+		WRITE_ONCE(inet->inet_rcv_saddr, fl4->saddr);
+	WRITE_ONCE(inet->inet_daddr, fl4->daddr);
+	WRITE_ONCE(inet->inet_dport, dport);
+}
+
+/**
+ * demo_clear_peer() - forget @sk's peer and what connect() set implicitly
+ * @sk: the socket, locked
+ */
+void demo_clear_peer(struct sock *sk)
+{
+	struct inet_sock *inet = inet_sk(sk);
+
+	WRITE_ONCE(inet->inet_daddr, 0);
+	WRITE_ONCE(inet->inet_dport, 0);
+	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK)) {
+		inet->inet_saddr = 0;
+		WRITE_ONCE(inet->inet_rcv_saddr, 0);
+	}
+}

@@ -176,6 +176,8 @@ int demo_get_port(struct sock *sk, u16 port);
 int demo_autobind(struct sock *sk);
 void demo_port_release(struct sock *sk);
 void demo_port_unhash(struct sock *sk);
+void demo_set_peer(struct sock *sk, const struct flowi4 *fl4, __be16 dport);
+void demo_clear_peer(struct sock *sk);
 
 /**
  * struct demo_xmit - where and how demo_xmit() sends one packet

@@ -167,17 +167,10 @@ void demo_seq_init_conn(struct sock *sk)
  */
 static int demo_seq_disconnect(struct sock *sk, int flags)
 {
-	struct inet_sock *inet = inet_sk(sk);
-
 	if (sk->sk_state != TCP_CLOSE)
 		return -EBUSY;
 	skb_queue_purge(&sk->sk_receive_queue);
-	WRITE_ONCE(inet->inet_daddr, 0);
-	WRITE_ONCE(inet->inet_dport, 0);
-	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK)) {
-		inet->inet_saddr = 0;
-		WRITE_ONCE(inet->inet_rcv_saddr, 0);
-	}
+	demo_clear_peer(sk);
 	WRITE_ONCE(sk->sk_shutdown, 0);
 	/* Lookups may still walk conn_node: wait before it is hashed again. */
 	synchronize_net();
@@ -218,12 +211,7 @@ static int demo_seq_connect(struct sock *sk, struct sockaddr *uaddr,
 	if (err)
 		goto err_rt;
 
-	if (!inet->inet_saddr)
-		inet->inet_saddr = fl4.saddr;
-	if (!inet->inet_rcv_saddr)
-		WRITE_ONCE(inet->inet_rcv_saddr, fl4.saddr);
-	WRITE_ONCE(inet->inet_daddr, fl4.daddr);
-	WRITE_ONCE(inet->inet_dport, sa->sdemo_port);
+	demo_set_peer(sk, &fl4, sa->sdemo_port);
 	sk_dst_set(sk, &rt->dst);	/* the socket keeps the route */
 
 	demo_seq_init_conn(sk);
