@@ -20,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/af_demo.h>
 
@@ -278,6 +280,189 @@ static inline long ns_stat(const char *ns, const char *name)
 static inline int so_error(int fd)
 {
 	return sockopt_int(fd, SOL_SOCKET, SO_ERROR);
+}
+
+/* Module lifecycle: the modules are loaded and unloaded by the tests. */
+
+#define DEMO_MOD_IDLE_MS	10000	/* deadline for a refcount to drain */
+
+static inline long demo_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* /sys/module/@mod/@file as a number; 0 on success. */
+static inline int demo_mod_long(const char *mod, const char *file, long *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/%s/%s", mod, file);
+	return demo_read_long(path, val);
+}
+
+static inline bool demo_mod_present(const char *mod)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/%s", mod);
+	return access(path, F_OK) == 0;
+}
+
+/* finit_module(@path, @params); 0 or -errno. */
+static inline int demo_mod_load(const char *path, const char *params)
+{
+	int fd, ret, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	err = errno;
+	close(fd);
+	return ret ? -err : 0;
+}
+
+/* delete_module(@mod, O_NONBLOCK), as rmmod does; 0 or -errno. */
+static inline int demo_mod_unload(const char *mod)
+{
+	return syscall(SYS_delete_module, mod, O_NONBLOCK) ? -errno : 0;
+}
+
+/*
+ * Socket memory is freed after an RCU grace period, so the module refcount
+ * drops shortly after the last close: poll it. 0 once it reads 0, -1 at the
+ * deadline or if the module is gone.
+ */
+static inline int demo_mod_wait_idle(const char *mod)
+{
+	long end = demo_now_ms() + DEMO_MOD_IDLE_MS, cnt;
+
+	for (;;) {
+		if (demo_mod_long(mod, "refcnt", &cnt))
+			return -1;
+		if (cnt == 0)
+			return 0;
+		if (demo_now_ms() > end)
+			return -1;
+		poll(NULL, 0, 10);
+	}
+}
+
+/* Wait until @mod is idle and unload it; 0 or -errno. */
+static inline int demo_mod_unload_idle(const char *mod)
+{
+	if (demo_mod_wait_idle(mod))
+		return -EWOULDBLOCK;
+	return demo_mod_unload(mod);
+}
+
+#define DEMO_KMEMLEAK "/sys/kernel/debug/kmemleak"
+
+/* True if the kernel has kmemleak (the debug kernel). */
+static inline bool demo_kmemleak_available(void)
+{
+	return access(DEMO_KMEMLEAK, W_OK) == 0;
+}
+
+static inline int demo_kmemleak_cmd(const char *cmd)
+{
+	int fd = open(DEMO_KMEMLEAK, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, cmd, strlen(cmd));
+	close(fd);
+	return n == (ssize_t)strlen(cmd) ? 0 : -1;
+}
+
+/* Forget every object kmemleak suspects now; 0 on success. */
+static inline int demo_kmemleak_clear(void)
+{
+	return demo_kmemleak_cmd("clear");
+}
+
+/*
+ * Scan twice (an object is reported once it stayed unreferenced across a
+ * scan) and count the suspected leaks, copying the first report lines to
+ * stdout as TAP diagnostics. -1 if kmemleak is unavailable.
+ */
+static inline int demo_kmemleak_scan(void)
+{
+	char line[256];
+	int leaks = 0, shown = 0;
+	FILE *f;
+
+	if (demo_kmemleak_cmd("scan") || demo_kmemleak_cmd("scan"))
+		return -1;
+	f = fopen(DEMO_KMEMLEAK, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "unreferenced object"))
+			leaks++;
+		if (leaks && shown++ < 40)
+			printf("# kmemleak: %s", line);
+	}
+	fclose(f);
+	return leaks;
+}
+
+/*
+ * A figure for the README: "# figure: NAME VALUE" in the TAP output;
+ * scripts/test.sh collects them per kernel.
+ */
+static inline void demo_figure(const char *name, unsigned long long value)
+{
+	printf("# figure: %s %llu\n", name, value);
+	fflush(stdout);
+}
+
+/*
+ * Seeded pseudo-random numbers (splitmix64) for the fuzzers: the seed is
+ * $AFDEMO_SEED if set, else taken from the clock; either way it is printed
+ * so that a run can be repeated.
+ */
+struct demo_rng {
+	unsigned long long s;
+};
+
+static inline unsigned long long demo_rng_next(struct demo_rng *r)
+{
+	unsigned long long z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n > 0. */
+static inline unsigned int demo_rng_below(struct demo_rng *r, unsigned int n)
+{
+	return (unsigned int)(demo_rng_next(r) % n);
+}
+
+static inline unsigned long long demo_seed(const char *prog)
+{
+	const char *env = getenv("AFDEMO_SEED");
+	unsigned long long seed;
+	struct timespec ts;
+
+	if (env && *env) {
+		seed = strtoull(env, NULL, 0);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (unsigned long long)ts.tv_sec * 1000000007ULL ^
+		       (unsigned long long)ts.tv_nsec ^
+		       ((unsigned long long)getpid() << 32);
+	}
+	printf("# %s: seed %llu (repeat with AFDEMO_SEED=%llu)\n",
+	       prog, seed, seed);
+	fflush(stdout);
+	return seed;
 }
 
 #endif /* DEMO_LIB_H */

@@ -37,83 +37,10 @@
 
 #define MOD_NAME	"af_demo"
 #define TEST_MOD_NAME	"demo_protosw_test"
-#define WAIT_MS		10000	/* deadline for a refcount to drain */
 
 static const char *ko, *test_ko;	/* paths from the environment */
 static int def_family = -1, def_ipproto = -1;
 static char init_err[256];
-
-static int mod_file_long(const char *mod, const char *file, long *val)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/sys/module/%s/%s", mod, file);
-	return demo_read_long(path, val);
-}
-
-static bool mod_present(const char *mod)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/sys/module/%s", mod);
-	return access(path, F_OK) == 0;
-}
-
-/* finit_module(@path, @params); 0 or -errno. */
-static int mod_load(const char *path, const char *params)
-{
-	int fd, ret, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0);
-	err = errno;
-	close(fd);
-	return ret ? -err : 0;
-}
-
-/* delete_module(@mod, O_NONBLOCK), as rmmod does; 0 or -errno. */
-static int mod_unload(const char *mod)
-{
-	return syscall(SYS_delete_module, mod, O_NONBLOCK) ? -errno : 0;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-/*
- * Socket memory is freed after an RCU grace period, so the module refcount
- * drops shortly after the last close: poll it. 0 once it reads 0, -1 at the
- * deadline or if the module is gone.
- */
-static int wait_refcnt0(const char *mod)
-{
-	long end = now_ms() + WAIT_MS, cnt;
-
-	for (;;) {
-		if (mod_file_long(mod, "refcnt", &cnt))
-			return -1;
-		if (cnt == 0)
-			return 0;
-		if (now_ms() > end)
-			return -1;
-		poll(NULL, 0, 10);
-	}
-}
-
-/* Wait until @mod is idle and unload it; 0 or -errno. */
-static int mod_unload_idle(const char *mod)
-{
-	if (wait_refcnt0(mod))
-		return -EWOULDBLOCK;
-	return mod_unload(mod);
-}
 
 /*
  * Bring the modules back to the state the program started in: no test
@@ -124,27 +51,27 @@ static int restore_defaults(char *err, size_t len)
 	long fam = -1, proto = -1;
 	int ret;
 
-	if (mod_present(TEST_MOD_NAME)) {
-		ret = mod_unload_idle(TEST_MOD_NAME);
+	if (demo_mod_present(TEST_MOD_NAME)) {
+		ret = demo_mod_unload_idle(TEST_MOD_NAME);
 		if (ret) {
 			snprintf(err, len, "cannot unload %s: %s",
 				 TEST_MOD_NAME, strerror(-ret));
 			return -1;
 		}
 	}
-	if (mod_present(MOD_NAME)) {
-		mod_file_long(MOD_NAME, "parameters/family", &fam);
-		mod_file_long(MOD_NAME, "parameters/ipproto", &proto);
+	if (demo_mod_present(MOD_NAME)) {
+		demo_mod_long(MOD_NAME, "parameters/family", &fam);
+		demo_mod_long(MOD_NAME, "parameters/ipproto", &proto);
 		if (fam == def_family && proto == def_ipproto)
 			return 0;
-		ret = mod_unload_idle(MOD_NAME);
+		ret = demo_mod_unload_idle(MOD_NAME);
 		if (ret) {
 			snprintf(err, len, "cannot unload %s (family %ld): %s",
 				 MOD_NAME, fam, strerror(-ret));
 			return -1;
 		}
 	}
-	ret = mod_load(ko, "");
+	ret = demo_mod_load(ko, "");
 	if (ret) {
 		snprintf(err, len, "cannot load %s: %s", ko, strerror(-ret));
 		return -1;
@@ -344,18 +271,18 @@ static void unload_after_close(struct __test_metadata *_metadata, int fd)
 {
 	int fam = demo_family();
 
-	ASSERT_EQ(-EWOULDBLOCK, mod_unload(MOD_NAME))
+	ASSERT_EQ(-EWOULDBLOCK, demo_mod_unload(MOD_NAME))
 		TH_LOG("rmmod with an open socket");
-	ASSERT_TRUE(mod_present(MOD_NAME));
+	ASSERT_TRUE(demo_mod_present(MOD_NAME));
 	exchange(_metadata, fam, "after refused rmmod");
 	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(0, wait_refcnt0(MOD_NAME))
+	ASSERT_EQ(0, demo_mod_wait_idle(MOD_NAME))
 		TH_LOG("refcnt did not drop to 0 within %d ms of the last close",
-		       WAIT_MS);
-	ASSERT_EQ(0, mod_unload(MOD_NAME));
-	ASSERT_FALSE(mod_present(MOD_NAME));
+		       DEMO_MOD_IDLE_MS);
+	ASSERT_EQ(0, demo_mod_unload(MOD_NAME));
+	ASSERT_FALSE(demo_mod_present(MOD_NAME));
 	ASSERT_EQ(EAFNOSUPPORT, socket_errno(fam, SOCK_DGRAM, 0));
-	ASSERT_EQ(0, mod_load(ko, ""));
+	ASSERT_EQ(0, demo_mod_load(ko, ""));
 	exchange(_metadata, fam, "after reload");
 }
 
@@ -444,10 +371,10 @@ static int proc_state_count(const char *state)
 /* Wait (bounded) until proc_state_count(@state) is @want; 0 or -1. */
 static int wait_state_count(const char *state, int want)
 {
-	long end = now_ms() + WAIT_MS;
+	long end = demo_now_ms() + DEMO_MOD_IDLE_MS;
 
 	while (proc_state_count(state) != want) {
-		if (now_ms() > end)
+		if (demo_now_ms() > end)
 			return -1;
 		poll(NULL, 0, 10);
 	}
@@ -486,48 +413,48 @@ TEST_F_TIMEOUT(mod, rmmod_after_seqpacket_close_in_time_wait, 120)
 	ASSERT_EQ(0, connect(c, (struct sockaddr *)&sa, sizeof(sa)))
 		TH_LOG("connect: %s", strerror(errno));
 	p = (struct pollfd){ .fd = l, .events = POLLIN };
-	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
+	ASSERT_EQ(1, poll(&p, 1, DEMO_MOD_IDLE_MS));
 	a = accept(l, NULL, NULL);
 	ASSERT_LE(0, a) TH_LOG("accept: %s", strerror(errno));
 	ASSERT_EQ(5, send(c, "hello", 5, 0));
 	p = (struct pollfd){ .fd = a, .events = POLLIN };
-	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
+	ASSERT_EQ(1, poll(&p, 1, DEMO_MOD_IDLE_MS));
 	ASSERT_EQ(5, recv(a, buf, sizeof(buf), MSG_DONTWAIT));
 	ASSERT_EQ(3, send(a, "bye", 3, 0));
 	p = (struct pollfd){ .fd = c, .events = POLLIN };
-	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
+	ASSERT_EQ(1, poll(&p, 1, DEMO_MOD_IDLE_MS));
 	ASSERT_EQ(3, recv(c, buf, sizeof(buf), MSG_DONTWAIT));
 	ASSERT_EQ(2, proc_state_count("ESTABLISHED"));
 	ASSERT_EQ(1, proc_state_count("LISTEN"));
 
-	ASSERT_EQ(-EWOULDBLOCK, mod_unload(MOD_NAME))
+	ASSERT_EQ(-EWOULDBLOCK, demo_mod_unload(MOD_NAME))
 		TH_LOG("rmmod with a seqpacket listener and pair");
 	ASSERT_EQ(0, close(l));
-	ASSERT_EQ(-EWOULDBLOCK, mod_unload(MOD_NAME))
+	ASSERT_EQ(-EWOULDBLOCK, demo_mod_unload(MOD_NAME))
 		TH_LOG("rmmod with an established seqpacket pair");
 
 	/* c closes first (TIME_WAIT is its), a reads end of file, closes */
 	ASSERT_EQ(0, close(c));
 	p = (struct pollfd){ .fd = a, .events = POLLIN };
-	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
+	ASSERT_EQ(1, poll(&p, 1, DEMO_MOD_IDLE_MS));
 	ASSERT_EQ(0, recv(a, buf, sizeof(buf), MSG_DONTWAIT))
 		TH_LOG("want end of file: %s", strerror(errno));
-	ASSERT_EQ(-EWOULDBLOCK, mod_unload(MOD_NAME))
+	ASSERT_EQ(-EWOULDBLOCK, demo_mod_unload(MOD_NAME))
 		TH_LOG("rmmod with a seqpacket socket in CLOSE_WAIT");
 	ASSERT_EQ(0, close(a));
 
 	ASSERT_EQ(0, wait_state_count("TIME_WAIT", 1))
 		TH_LOG("no TIME_WAIT entry within %d ms; TIME_WAIT %d, LAST_ACK %d",
-		       WAIT_MS, proc_state_count("TIME_WAIT"),
+		       DEMO_MOD_IDLE_MS, proc_state_count("TIME_WAIT"),
 		       proc_state_count("LAST_ACK"));
-	ASSERT_EQ(0, wait_refcnt0(MOD_NAME))
+	ASSERT_EQ(0, demo_mod_wait_idle(MOD_NAME))
 		TH_LOG("refcnt did not drop to 0 within %d ms: TIME_WAIT holds it?",
-		       WAIT_MS);
+		       DEMO_MOD_IDLE_MS);
 	ASSERT_EQ(1, proc_state_count("TIME_WAIT"));
-	ASSERT_EQ(0, mod_unload(MOD_NAME)) TH_LOG("rmmod with only TIME_WAIT left");
-	ASSERT_FALSE(mod_present(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_unload(MOD_NAME)) TH_LOG("rmmod with only TIME_WAIT left");
+	ASSERT_FALSE(demo_mod_present(MOD_NAME));
 	ASSERT_EQ(EAFNOSUPPORT, socket_errno(fam, SOCK_SEQPACKET, 0));
-	ASSERT_EQ(0, mod_load(ko, ""));
+	ASSERT_EQ(0, demo_mod_load(ko, ""));
 	/* the unload removed the entry: nothing is left in this netns */
 	ASSERT_EQ(0, proc_state_count("TIME_WAIT"));
 	exchange(_metadata, fam, "after unload with TIME_WAIT");
@@ -541,10 +468,10 @@ TEST_F_TIMEOUT(mod, load_unload_cycles, 600)
 	for (i = 1; i <= 20; i++) {
 		snprintf(tag, sizeof(tag), "cycle %d", i);
 		exchange(_metadata, fam, tag);
-		ASSERT_EQ(0, mod_unload_idle(MOD_NAME)) TH_LOG("%s: rmmod", tag);
+		ASSERT_EQ(0, demo_mod_unload_idle(MOD_NAME)) TH_LOG("%s: rmmod", tag);
 		ASSERT_EQ(EAFNOSUPPORT, socket_errno(fam, SOCK_DGRAM, 0))
 			TH_LOG("%s", tag);
-		ASSERT_EQ(0, mod_load(ko, "")) TH_LOG("%s: insmod", tag);
+		ASSERT_EQ(0, demo_mod_load(ko, "")) TH_LOG("%s: insmod", tag);
 	}
 	exchange(_metadata, fam, "after cycles");
 }
@@ -555,9 +482,9 @@ TEST_F_TIMEOUT(mod, family_param_25, 120)
 	int fd;
 
 	ASSERT_NE(25, def_family);
-	ASSERT_EQ(0, mod_unload_idle(MOD_NAME));
-	ASSERT_EQ(0, mod_load(ko, "family=25"));
-	ASSERT_EQ(0, mod_file_long(MOD_NAME, "parameters/family", &val));
+	ASSERT_EQ(0, demo_mod_unload_idle(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_load(ko, "family=25"));
+	ASSERT_EQ(0, demo_mod_long(MOD_NAME, "parameters/family", &val));
 	ASSERT_EQ(25, val);
 
 	fd = socket(25, SOCK_DGRAM, 0);
@@ -567,8 +494,8 @@ TEST_F_TIMEOUT(mod, family_param_25, 120)
 	exchange(_metadata, 25, "family 25");
 	ASSERT_EQ(EAFNOSUPPORT, socket_errno(def_family, SOCK_DGRAM, 0));
 
-	ASSERT_EQ(0, mod_unload_idle(MOD_NAME));
-	ASSERT_EQ(0, mod_load(ko, ""));
+	ASSERT_EQ(0, demo_mod_unload_idle(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_load(ko, ""));
 	ASSERT_EQ(def_family, demo_family());
 	exchange(_metadata, def_family, "default family again");
 }
@@ -577,11 +504,11 @@ TEST_F_TIMEOUT(mod, family_param_25, 120)
 static void load_fails(struct __test_metadata *_metadata, const char *params,
 		       int err)
 {
-	int ret = mod_load(ko, params);
+	int ret = demo_mod_load(ko, params);
 
 	ASSERT_EQ(-err, ret) TH_LOG("insmod %s %s: got %s, want %s", ko, params,
 				    strerror(-ret), strerror(err));
-	ASSERT_FALSE(mod_present(MOD_NAME)) TH_LOG("loaded after %s", params);
+	ASSERT_FALSE(demo_mod_present(MOD_NAME)) TH_LOG("loaded after %s", params);
 }
 
 TEST_F_TIMEOUT(mod, family_taken_eexist, 120)
@@ -591,7 +518,7 @@ TEST_F_TIMEOUT(mod, family_taken_eexist, 120)
 	unsigned int i;
 	int kfd, n;
 
-	ASSERT_EQ(0, mod_unload_idle(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_unload_idle(MOD_NAME));
 	for (i = 0; i < ARRAY_SIZE(fams); i++) {
 		kfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 		ASSERT_LE(0, kfd) TH_LOG("/dev/kmsg: %s", strerror(errno));
@@ -614,20 +541,20 @@ TEST_F_TIMEOUT(mod, family_invalid_einval, 120)
 	};
 	unsigned int i;
 
-	ASSERT_EQ(0, mod_unload_idle(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_unload_idle(MOD_NAME));
 	for (i = 0; i < ARRAY_SIZE(params); i++)
 		load_fails(_metadata, params[i], EINVAL);
 }
 
 TEST_F_TIMEOUT(mod, ipproto_taken_ebusy, 120)
 {
-	ASSERT_EQ(0, mod_unload_idle(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_unload_idle(MOD_NAME));
 	load_fails(_metadata, "ipproto=17", EBUSY);
 }
 
 TEST_F_TIMEOUT(mod, ipproto_invalid_einval, 120)
 {
-	ASSERT_EQ(0, mod_unload_idle(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_unload_idle(MOD_NAME));
 	load_fails(_metadata, "ipproto=0", EINVAL);
 	load_fails(_metadata, "ipproto=256", EINVAL);
 }
@@ -640,9 +567,9 @@ TEST_F_TIMEOUT(mod, protosw_test_module, 120)
 	if (!test_ko)
 		SKIP(return, "AFDEMO_TEST_KO (path of %s.ko) is not set",
 		     TEST_MOD_NAME);
-	ret = mod_load(test_ko, "");
+	ret = demo_mod_load(test_ko, "");
 	ASSERT_EQ(0, ret) TH_LOG("insmod %s: %s", test_ko, strerror(-ret));
-	ASSERT_EQ(0, mod_file_long(TEST_MOD_NAME, "parameters/displace_err",
+	ASSERT_EQ(0, demo_mod_long(TEST_MOD_NAME, "parameters/displace_err",
 				   &displace_err));
 	ASSERT_EQ(-EPERM, displace_err);
 
@@ -666,17 +593,17 @@ TEST_F_TIMEOUT(mod, protosw_test_module, 120)
 	close(dfd);
 	exchange(_metadata, fam, "dgram with test module");
 
-	ASSERT_EQ(-EWOULDBLOCK, mod_unload(MOD_NAME))
+	ASSERT_EQ(-EWOULDBLOCK, demo_mod_unload(MOD_NAME))
 		TH_LOG("rmmod af_demo while a module depends on it");
-	ASSERT_EQ(-EWOULDBLOCK, mod_unload(TEST_MOD_NAME))
+	ASSERT_EQ(-EWOULDBLOCK, demo_mod_unload(TEST_MOD_NAME))
 		TH_LOG("rmmod %s with its socket open", TEST_MOD_NAME);
 	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(0, wait_refcnt0(TEST_MOD_NAME))
+	ASSERT_EQ(0, demo_mod_wait_idle(TEST_MOD_NAME))
 		TH_LOG("%s refcnt did not drop to 0 after close", TEST_MOD_NAME);
-	ASSERT_EQ(0, mod_unload(TEST_MOD_NAME));
+	ASSERT_EQ(0, demo_mod_unload(TEST_MOD_NAME));
 	ASSERT_EQ(ESOCKTNOSUPPORT, socket_errno(fam, SOCK_RDM, 0));
 	/* Nothing of the test module's is left pinning af_demo. */
-	ASSERT_EQ(0, wait_refcnt0(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_wait_idle(MOD_NAME));
 }
 
 /* Child of killed_child_socket_released: hold sockets until killed. */
@@ -712,17 +639,17 @@ TEST_F_TIMEOUT(mod, killed_child_socket_released, 120)
 	close(p[1]);
 	ASSERT_EQ(1, read(p[0], &st, 1));
 	ASSERT_EQ('k', st) TH_LOG("child failed to open its sockets (%c)", st);
-	ASSERT_EQ(-EWOULDBLOCK, mod_unload(MOD_NAME))
+	ASSERT_EQ(-EWOULDBLOCK, demo_mod_unload(MOD_NAME))
 		TH_LOG("rmmod while a child holds sockets");
 
 	ASSERT_EQ(0, kill(self->child, SIGKILL));
 	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
 	self->child = -1;
 	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	ASSERT_EQ(0, wait_refcnt0(MOD_NAME))
+	ASSERT_EQ(0, demo_mod_wait_idle(MOD_NAME))
 		TH_LOG("refcnt did not drop to 0 after the child was killed");
-	ASSERT_EQ(0, mod_unload(MOD_NAME));
-	ASSERT_EQ(0, mod_load(ko, ""));
+	ASSERT_EQ(0, demo_mod_unload(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_load(ko, ""));
 }
 
 TEST_F_TIMEOUT(mod, autoload_by_family_alias, 120)
@@ -731,7 +658,7 @@ TEST_F_TIMEOUT(mod, autoload_by_family_alias, 120)
 
 	if (def_family != AF_DEMO)
 		SKIP(return, "the alias names family %d only", AF_DEMO);
-	ASSERT_EQ(0, mod_unload_idle(MOD_NAME));
+	ASSERT_EQ(0, demo_mod_unload_idle(MOD_NAME));
 	ASSERT_EQ(0, autoload_install(true)) TH_LOG("installing into an overlay");
 
 	fd = socket(AF_DEMO, SOCK_DGRAM, 0);
@@ -741,7 +668,7 @@ TEST_F_TIMEOUT(mod, autoload_by_family_alias, 120)
 	ASSERT_EQ(0, autoload_install(false));
 	ASSERT_EQ(0, ret) TH_LOG("socket(AF_DEMO) did not load af_demo: %s",
 				 strerror(ret));
-	ASSERT_TRUE(mod_present(MOD_NAME));
+	ASSERT_TRUE(demo_mod_present(MOD_NAME));
 }
 
 int main(int argc, char **argv)
@@ -759,8 +686,8 @@ int main(int argc, char **argv)
 	 * parameters gives when af_demo is not loaded yet.
 	 */
 	if (ko && geteuid() == 0) {
-		if (!mod_present(MOD_NAME)) {
-			ret = mod_load(ko, "");
+		if (!demo_mod_present(MOD_NAME)) {
+			ret = demo_mod_load(ko, "");
 			if (ret)
 				snprintf(init_err, sizeof(init_err),
 					 "cannot load %s: %s", ko, strerror(-ret));

@@ -22,6 +22,12 @@ TESTS=(
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
+	# the adversarial proof: hostile packets and syscalls, failing
+	# allocations, and soaks that end with rmmod and a leak scan
+	build/selftests/demo_pktfuzz:900
+	build/selftests/demo_sysfuzz:900
+	build/selftests/demo_faults:900
+	build/selftests/demo_soak:1500
 )
 MOD=af_demo
 # Kernel modules the tests need besides af_demo (the guest does not autoload).
