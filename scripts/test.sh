@@ -16,9 +16,11 @@
 # exit status is non-zero if anything failed or a VM gave no status.
 #
 # Env: KVERS="ver ..." to test other installed kernels; AFDEMO_DEBUG_KERNEL=0
-# to skip the debug kernel; AFDEMO_VM_TIMEOUT (seconds per VM, default 3600).
+# to skip the debug kernel; AFDEMO_VM_TIMEOUT (seconds per VM, default 3600);
+# AFDEMO_PARALLEL_VMS=0 to run the guests one after the other (the default
+# with two or more CPUs runs the debug kernel's guest alongside).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 results=build/results
 passed=0 failed=0 skipped=0
@@ -87,31 +89,58 @@ for k in $kvers; do
 done
 [ -z "$dbg" ] || run "lint_sparse_$dbg" make "sparse-$dbg" KDIR="$dbg_kdir"
 
-# vm_suite NAME VM-RUN-ARGS...: the selftests in one guest, plus its checks.
+# vm_suite NAME VM-RUN-ARGS...: the selftests in one guest; results in
+# $results/NAME (vm_checks reads them).
 vm_suite() {
-	local name=$1 out=$results/$1 status logcheck
+	local name=$1 out=$results/$1
 
 	shift
 	mkdir -p "$out"
 	echo "== selftests on $name"
 	scripts/vm-run.sh "$@" -o "$out" -t "${AFDEMO_VM_TIMEOUT:-3600}" \
 		-- selftests/run_guest.sh
-	status=$(sed -n 's/^status=//p' "$out/result" 2>/dev/null)
-	logcheck=$(sed -n 's/^logcheck=//p' "$out/result" 2>/dev/null)
-	case_result "vm_returned_status_$name" "$([ -n "$status" ] && [ "$status" != none ]; echo $?)"
-	case_result "kernel_log_clean_$name" "$([ "$logcheck" = clean ]; echo $?)"
 }
 
-dirs=()
+# vm_checks NAME: the guest's own checks: it returned a status, and its
+# kernel log is clean.
+vm_checks() {
+	local out=$results/$1 status logcheck
+
+	status=$(sed -n 's/^status=//p' "$out/result" 2>/dev/null)
+	logcheck=$(sed -n 's/^logcheck=//p' "$out/result" 2>/dev/null)
+	case_result "vm_returned_status_$1" "$([ -n "$status" ] && [ "$status" != none ]; echo $?)"
+	case_result "kernel_log_clean_$1" "$([ "$logcheck" = clean ]; echo $?)"
+}
+
+# Each guest runs on one host CPU (single-threaded TCG): with two or more
+# CPUs the debug kernel's guest, the longest, runs alongside the others.
+dbg_pid=
+if [ -n "$dbg" ] && [ "${AFDEMO_PARALLEL_VMS:-$(($(nproc) >= 2))}" = 1 ]; then
+	echo "== selftests on $dbg, in the background (log: $results/vm_$dbg.log)"
+	# KUnit is built in but disabled by default: enable it for the run.
+	AFDEMO_APPEND="quiet kunit.enable=1" vm_suite "$dbg" -K "$dbg_image" \
+		>"$results/vm_$dbg.log" 2>&1 &
+	dbg_pid=$!
+fi
+names=()
 for k in $kvers; do
 	AFDEMO_APPEND=quiet vm_suite "$k" -k "$k"
-	dirs+=("$results/$k")
+	names+=("$k")
 done
-if [ -n "$dbg" ]; then
-	# KUnit is built in but disabled by default: enable it for the run.
+if [ -n "$dbg_pid" ]; then
+	wait "$dbg_pid"
+	echo "== selftests on $dbg (from $results/vm_$dbg.log)"
+	cat "$results/vm_$dbg.log"
+	names+=("$dbg")
+elif [ -n "$dbg" ]; then
 	AFDEMO_APPEND="quiet kunit.enable=1" vm_suite "$dbg" -K "$dbg_image"
-	dirs+=("$results/$dbg")
+	names+=("$dbg")
 fi
+dirs=()
+for n in "${names[@]}"; do
+	vm_checks "$n"
+	dirs+=("$results/$n")
+done
 
 echo "== selftest results"
 summary=$(scripts/tap-summary.sh "${dirs[@]}" 2>&1)
@@ -120,6 +149,18 @@ read -r _ p f s <<<"$(tail -n 1 <<<"$summary")"
 passed=$((passed + ${p:-0}))
 failed=$((failed + ${f:-1}))
 skipped=$((skipped + ${s:-0}))
+
+# The figures the adversarial tests print ("# figure: NAME VALUE"), summed
+# per kernel, for the README.
+echo "== figures"
+for d in "${dirs[@]}"; do
+	printf '%s:' "$(basename "$d")"
+	cat "$d"/*.tap 2>/dev/null | tr -d '\r' |
+		sed -n 's/^#[[:space:]]*figure: \([A-Za-z0-9_]*\) \([0-9]*\)$/\1 \2/p' |
+		awk '{ s[$1] += $2 } END { for (k in s) print k "=" s[k] }' |
+		sort | tr '\n' ' '
+	echo
+done | tee "$results/figures.txt"
 
 echo "total time ${SECONDS}s"
 echo "$passed passed, $failed failed, $skipped skipped"
