@@ -620,12 +620,17 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 		spin_unlock(&lssk->accept_lock);
 		goto err_free;
 	}
+	/*
+	 * The caller's reference, taken before the accept queue owns the
+	 * creation one: once the lock is dropped, close() of the listener
+	 * or accept() and close() may put that at any time.
+	 */
+	sock_hold(sk);
 	list_add_tail(&ssk->accept_node, &lssk->accept_queue);
 	sk_acceptq_added(lsk);
 	spin_unlock(&lssk->accept_lock);
 
 	demo_inc_stats(net, DEMO_MIB_PASSIVEOPENS);
-	sock_hold(sk);
 	lsk->sk_data_ready(lsk);
 	return sk;
 
@@ -773,30 +778,44 @@ void demo_seq_rcv(struct sk_buff *skb)
  * @skb: the ICMP message, data at the quoted IPv4 header
  * @info: ICMP info
  *
- * Port or protocol unreachable (no AF_DEMO on the peer) refuses a
- * connection attempt at once; other errors leave it to the retransmission
- * limits, as TCP's soft errors do. Path MTU updates are done by demo_err().
+ * Port or protocol unreachable (no AF_DEMO on the peer) quoting our SYN
+ * refuses a connection attempt at once; other errors, and those whose
+ * quote is too short to carry the sequence header or names another
+ * sequence number, are left to the retransmission limits, as TCP's soft
+ * errors are. Path MTU updates are done by demo_err().
  *
  * Context: softirq, rcu_read_lock() held.
  * Return: 0, or -ENOENT when no connection matches.
  */
 int demo_seq_err(struct sk_buff *skb, u32 info)
 {
-	const struct iphdr *iph = (const struct iphdr *)skb->data;
-	const struct demohdr *dh = (void *)skb->data + (iph->ihl << 2);
+	const struct demo_seqhdr *sh;
+	const struct demohdr *dh;
+	const struct iphdr *iph;
 	struct net *net = dev_net(skb->dev);
 	int type = icmp_hdr(skb)->type;
 	int code = icmp_hdr(skb)->code;
 	struct sock *sk;
+	u32 seq;
+
+	/* Only a quote reaching the sequence number can be checked. */
+	iph = (const struct iphdr *)skb->data;
+	if (!pskb_may_pull(skb, (iph->ihl << 2) + DEMO_SEQ_HDRS))
+		return -ENOENT;
+	iph = (const struct iphdr *)skb->data;
+	dh = (const struct demohdr *)(skb->data + (iph->ihl << 2));
+	sh = (const struct demo_seqhdr *)(dh + 1);
+	seq = ntohl(sh->seq);
 
 	sk = demo_seq_lookup(net, iph->daddr, dh->dest, iph->saddr, dh->source);
 	if (!sk)
 		return -ENOENT;
 
+	/* As TCP: the quoted SYN must be ours, not a blind forgery. */
 	bh_lock_sock(sk);
 	if (type == ICMP_DEST_UNREACH && code <= NR_ICMP_UNREACH &&
 	    icmp_err_convert[code].fatal && !sock_owned_by_user(sk) &&
-	    sk->sk_state == TCP_SYN_SENT) {
+	    sk->sk_state == TCP_SYN_SENT && seq == demo_seq_sk(sk)->snd_una) {
 		demo_inc_stats(net, DEMO_MIB_ATTEMPTFAILS);
 		demo_seq_abort(sk, icmp_err_convert[code].errno);
 	}

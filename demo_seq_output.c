@@ -932,7 +932,9 @@ bool demo_tw_kill(struct demo_net *dn, struct demo_tw *tw)
  * @skb: the segment; consumed
  *
  * A retransmitted FIN means our last ACK was lost: ACK again and restart
- * the wait. A reset ends the entry. Anything else is old and dropped.
+ * the wait. A reset at the next sequence number ends the entry. Anything
+ * else, a FIN or reset at another sequence number included, is old or
+ * forged and dropped.
  */
 void demo_tw_rcv(struct demo_tw *tw, struct sk_buff *skb)
 {
@@ -940,8 +942,9 @@ void demo_tw_rcv(struct demo_tw *tw, struct sk_buff *skb)
 	struct demo_net *dn = demo_pernet(tw->net);
 
 	if (cb->flags & DEMO_SEQ_RST) {
-		demo_tw_kill(dn, tw);
-	} else if (cb->flags & DEMO_SEQ_FIN) {
+		if (cb->seq == tw->rcv_nxt)
+			demo_tw_kill(dn, tw);
+	} else if ((cb->flags & DEMO_SEQ_FIN) && cb->seq + 1 == tw->rcv_nxt) {
 		demo_seq_send_ctl(tw->net, tw->laddr, tw->raddr, tw->lport,
 				  tw->rport, tw->snd_nxt, tw->rcv_nxt,
 				  DEMO_SEQ_ACK, 0);

@@ -794,6 +794,7 @@ struct proto demo_seq_prot = {
 	.init		= demo_seq_init_sock,
 	.close		= demo_seq_close,
 	.bind		= demo_bind,
+	.unhash		= demo_port_release,
 	.connect	= demo_seq_connect,
 	.disconnect	= demo_seq_disconnect,
 	.shutdown	= demo_seq_shutdown,

@@ -225,17 +225,21 @@ static inline int sh(const char *fmt, ...)
 	return WEXITSTATUS(ret);
 }
 
-/* One field of the "Ip:" lines of /proc/net/snmp, -1 if missing. */
-static inline long snmp_ip(const char *field)
+/*
+ * One field of the @proto ("Ip", "Icmp", ...) lines of /proc/net/snmp of
+ * the current namespace, -1 if missing.
+ */
+static inline long snmp_get(const char *proto, const char *field)
 {
-	char hdr[2048], val[2048], *hs, *vs, *h, *v;
+	char hdr[2048], val[2048], tag[32], *hs, *vs, *h, *v;
 	FILE *f = fopen("/proc/net/snmp", "re");
 	long ret = -1;
 
 	if (!f)
 		return -1;
+	snprintf(tag, sizeof(tag), "%s: ", proto);
 	while (fgets(hdr, sizeof(hdr), f)) {
-		if (strncmp(hdr, "Ip: ", 4) || !fgets(val, sizeof(val), f))
+		if (strncmp(hdr, tag, strlen(tag)) || !fgets(val, sizeof(val), f))
 			continue;
 		h = strtok_r(hdr, " \n", &hs);
 		v = strtok_r(val, " \n", &vs);
@@ -250,6 +254,12 @@ static inline long snmp_ip(const char *field)
 	}
 	fclose(f);
 	return ret;
+}
+
+/* One field of the "Ip:" lines of /proc/net/snmp, -1 if missing. */
+static inline long snmp_ip(const char *field)
+{
+	return snmp_get("Ip", field);
 }
 
 static inline int ns_save(void)

@@ -32,6 +32,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/sockios.h>
 
 #include "kselftest_harness.h"
@@ -1982,6 +1986,151 @@ TEST_F_TIMEOUT(veth, connect_ealready_and_syn_timeout, 90)
 	EXPECT_GE(2000, (int)dt) TH_LOG("connect gave up after %.0f ms", dt);
 	EXPECT_EQ(fails + 2, demo_stat("AttemptFails"));
 	EXPECT_EQ(0, proc_find(port_of(c), 7, "SYN_SENT", NULL));
+}
+
+/* The Internet checksum of @len bytes. */
+static uint16_t inet_csum(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons(~sum & 0xffff);
+}
+
+/*
+ * The first SYN from port @sport that packet socket @pkt sees leave: its
+ * IPv4 header and DEMO headers in @quote (IPv4 header 20 bytes long).
+ * 0, or -1 if none shows up within TMO.
+ */
+static int capture_syn(int pkt, unsigned short sport, uint8_t *quote)
+{
+	uint8_t buf[2048];
+	double end = now_ms() + TMO;
+	const struct demohdr *dh;
+	const struct iphdr *iph;
+	ssize_t n;
+
+	while (now_ms() < end) {
+		if (wait_ev(pkt, POLLIN, TMO) <= 0)
+			return -1;
+		n = recv(pkt, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 20 + SEQ_HLEN)
+			continue;
+		iph = (const struct iphdr *)buf;
+		dh = (const struct demohdr *)(buf + 20);
+		if (iph->version != 4 || iph->ihl != 5 ||
+		    iph->protocol != demo_ipproto() ||
+		    ntohs(dh->source) != sport ||
+		    !(ntohs(dh->flags) & DEMO_SEQ_SYN))
+			continue;
+		memcpy(quote, buf, 20 + SEQ_HLEN);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Send ICMP port unreachable to @dst quoting @qlen bytes of @quote, the
+ * quoted sequence number replaced by @seq; wait until IP has taken it in.
+ * The caller runs on one CPU, so loopback delivery (softirq on that CPU)
+ * is over once the counter shows it.
+ */
+static int send_unreach(int icmp, const char *dst, const uint8_t *quote,
+			size_t qlen, uint32_t seq)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	uint8_t buf[8 + 20 + 64] = { 0 };
+	struct demo_seqhdr *sh;
+	struct icmphdr *ih = (struct icmphdr *)buf;
+	long before = snmp_get("Icmp", "InDestUnreachs");
+	double end = now_ms() + TMO;
+
+	ih->type = ICMP_DEST_UNREACH;
+	ih->code = ICMP_PORT_UNREACH;
+	memcpy(buf + 8, quote, qlen);
+	if (qlen >= 20 + SEQ_HLEN) {
+		sh = (struct demo_seqhdr *)(buf + 8 + 20 + sizeof(struct demohdr));
+		sh->seq = htonl(seq);
+	}
+	ih->checksum = inet_csum(buf, 8 + qlen);
+	sin.sin_addr.s_addr = inet_addr(dst);
+	if (sendto(icmp, buf, 8 + qlen, 0, (struct sockaddr *)&sin,
+		   sizeof(sin)) != (ssize_t)(8 + qlen))
+		return -1;
+	while (snmp_get("Icmp", "InDestUnreachs") == before) {
+		if (now_ms() > end)
+			return -1;
+		poll(NULL, 0, 1);
+	}
+	return 0;
+}
+
+/*
+ * An ICMP error refuses a connection attempt only if it quotes the SYN:
+ * a quote too short to carry the sequence header, or one naming another
+ * sequence number (a blind forgery), leaves the attempt alone.
+ */
+TEST_F_TIMEOUT(veth, icmp_unreachable_needs_syn_seq, 60)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+	uint8_t quote[20 + SEQ_HLEN];
+	const struct demo_seqhdr *sh;
+	cpu_set_t cpu;
+	int pkt, icmp, c, ev;
+	unsigned short port;
+	long fails;
+	uint32_t seq;
+
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+	ENTER(NS_A);
+	fails = demo_stat("AttemptFails");
+	/* only ETH_P_ALL taps see what the host sends */
+	pkt = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	ASSERT_LE(0, pkt);
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = if_nametoindex("veth_a");
+	ASSERT_LT(0, sll.sll_ifindex);
+	ASSERT_EQ(0, bind(pkt, (struct sockaddr *)&sll, sizeof(sll)));
+	icmp = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+	ASSERT_LE(0, icmp);
+
+	/* SYNs to a host that never answers: the attempt stays pending */
+	c = sp_sock(SOCK_NONBLOCK);
+	ASSERT_ERRNO(EINPROGRESS, connect_to(c, ADDR_GONE, 7));
+	port = port_of(c);
+	ASSERT_EQ(0, capture_syn(pkt, port, quote));
+	sh = (const struct demo_seqhdr *)(quote + 20 + sizeof(struct demohdr));
+	seq = ntohl(sh->seq);
+
+	/* the 8 bytes IP guarantees only: no sequence number, ignored */
+	ASSERT_EQ(0, send_unreach(icmp, ADDR_A, quote, 20 + 8, seq));
+	/* the whole headers, another sequence number: forged, ignored */
+	ASSERT_EQ(0, send_unreach(icmp, ADDR_A, quote, sizeof(quote), seq + 1));
+	ASSERT_EQ(0, send_unreach(icmp, ADDR_A, quote, sizeof(quote), seq - 1));
+	EXPECT_EQ(0, wait_ev(c, POLLOUT | POLLIN, 0));
+	EXPECT_EQ(0, so_error(c));
+	EXPECT_EQ(1, proc_find(port, 7, "SYN_SENT", NULL));
+	EXPECT_EQ(fails, demo_stat("AttemptFails"));
+
+	/* the SYN itself quoted: refused */
+	ASSERT_EQ(0, send_unreach(icmp, ADDR_A, quote, sizeof(quote), seq));
+	ev = wait_all(c, POLLOUT, POLLERR, TMO);
+	EXPECT_EQ(POLLOUT | POLLERR | POLLHUP,
+		  ev & (POLLOUT | POLLERR | POLLHUP)) TH_LOG("revents %#x", ev);
+	EXPECT_EQ(ECONNREFUSED, so_error(c));
+	EXPECT_EQ(fails + 1, demo_stat("AttemptFails"));
+	EXPECT_EQ(0, proc_find(port, 7, "SYN_SENT", NULL));
+	close(icmp);
+	close(pkt);
 }
 
 TEST_F_TIMEOUT(veth, message_sizes_cross_ns, 240)
