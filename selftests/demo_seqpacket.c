@@ -1577,6 +1577,138 @@ TEST_F(seq, proc_states_and_opens)
 	EXPECT_EQ(1, proc_find(c.lport, 0, NULL, NULL));
 }
 
+/* The Internet checksum of @len bytes. */
+static uint16_t inet_csum(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons(~sum & 0xffff);
+}
+
+/*
+ * Inject a DEMO seqpacket segment 127.0.0.1:@sport -> 127.0.0.1:@dport
+ * through @raw (an AF_INET raw socket of the DEMO protocol), valid but for
+ * what the sender may not know, then wait until @raw sees it arrive. The
+ * caller runs on one CPU, so loopback delivery (softirq on that CPU, the
+ * raw copy first, then the DEMO handler) is over by then. 0 or -1.
+ */
+static int forge_seg(int raw, unsigned short sport, unsigned short dport,
+		     uint16_t flags, uint32_t seq, uint32_t ack)
+{
+	struct sockaddr_in lo = { .sin_family = AF_INET };
+	struct {
+		uint32_t saddr, daddr;
+		uint8_t zero, proto;
+		uint16_t len;
+		struct demohdr dh;
+		struct demo_seqhdr sh;
+	} __attribute__((packed)) p = { 0 };
+	uint8_t buf[256];
+	double end = now_ms() + TMO;
+	ssize_t n;
+
+	lo.sin_addr.s_addr = inet_addr(LO);
+	p.saddr = p.daddr = lo.sin_addr.s_addr;
+	p.proto = demo_ipproto();
+	p.len = htons(SEQ_HLEN);
+	p.dh.source = htons(sport);
+	p.dh.dest = htons(dport);
+	p.dh.version = DEMO_VERSION;
+	p.dh.type = DEMOPROTO_SEQPACKET;
+	p.dh.len = htons(SEQ_HLEN);
+	p.dh.flags = htons(flags);
+	p.sh.seq = htonl(seq);
+	p.sh.ack = htonl(ack);
+	p.dh.check = inet_csum(&p, sizeof(p));
+	if (sendto(raw, &p.dh, SEQ_HLEN, 0, (struct sockaddr *)&lo,
+		   sizeof(lo)) != SEQ_HLEN)
+		return -1;
+	while (now_ms() < end) {
+		if (wait_ev(raw, POLLIN, TMO) <= 0)
+			return -1;
+		n = recv(raw, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 20 + SEQ_HLEN && !memcmp(buf + 20, &p.dh, SEQ_HLEN))
+			return 0;
+	}
+	return -1;
+}
+
+/* The sequence number of the first FIN @raw sees from @sport to @dport. */
+static int64_t seen_fin(int raw, unsigned short sport, unsigned short dport)
+{
+	const struct demo_seqhdr *sh;
+	const struct demohdr *dh;
+	uint8_t buf[256];
+	ssize_t n;
+
+	while ((n = recv(raw, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+		dh = (const struct demohdr *)(buf + 20);
+		sh = (const struct demo_seqhdr *)(dh + 1);
+		if (n >= 20 + SEQ_HLEN && ntohs(dh->source) == sport &&
+		    ntohs(dh->dest) == dport &&
+		    (ntohs(dh->flags) & DEMO_SEQ_FIN))
+			return ntohl(sh->seq);
+	}
+	return -1;
+}
+
+/*
+ * TIME_WAIT believes only the peer's own FIN and a RST at the next
+ * sequence number: forged ones, off by any amount, neither end it early
+ * nor make it send (and restart its wait).
+ */
+TEST_F(seq, time_wait_ignores_forged_fin_and_rst)
+{
+	const uint16_t fa = DEMO_SEQ_FIN | DEMO_SEQ_ACK;
+	cpu_set_t cpu;
+	struct conn c;
+	int64_t fin;
+	long out;
+	char b[4];
+	int raw;
+
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+	raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, demo_ipproto());
+	ASSERT_LE(0, raw);
+	lo_conn(_metadata, &c);
+	close(c.cli);
+	EXPECT_EQ(0, recv_msg(c.srv, b, sizeof(b), 0, NULL, TMO));
+	close(c.srv);
+	ASSERT_TRUE(wait_state(c.cport, c.lport, "TIME_WAIT", NULL, TMO));
+	fin = seen_fin(raw, c.lport, c.cport);
+	ASSERT_LE(0, fin) TH_LOG("the server's FIN was not seen");
+
+	out = demo_stat("OutSegs");
+	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, DEMO_SEQ_RST, fin, 0));
+	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, DEMO_SEQ_RST, fin + 2, 0));
+	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, DEMO_SEQ_RST,
+			       fin + 0x10000, 0));
+	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, fa, fin + 1, 0));
+	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, fa, fin - 1, 0));
+	EXPECT_EQ(1, proc_find(c.cport, c.lport, "TIME_WAIT", NULL));
+	EXPECT_EQ(out, demo_stat("OutSegs"));
+
+	/* the peer's FIN again: acknowledged again */
+	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, fa, fin, 0));
+	EXPECT_EQ(out + 1, demo_stat("OutSegs"));
+	EXPECT_EQ(1, proc_find(c.cport, c.lport, "TIME_WAIT", NULL));
+
+	/* a reset at the next sequence number ends it */
+	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, DEMO_SEQ_RST, fin + 1, 0));
+	EXPECT_EQ(0, proc_find(c.cport, c.lport, "TIME_WAIT", NULL));
+	close(raw);
+}
+
 TEST_F(seq, time_wait_expires)
 {
 	struct conn c;
@@ -1986,22 +2118,6 @@ TEST_F_TIMEOUT(veth, connect_ealready_and_syn_timeout, 90)
 	EXPECT_GE(2000, (int)dt) TH_LOG("connect gave up after %.0f ms", dt);
 	EXPECT_EQ(fails + 2, demo_stat("AttemptFails"));
 	EXPECT_EQ(0, proc_find(port_of(c), 7, "SYN_SENT", NULL));
-}
-
-/* The Internet checksum of @len bytes. */
-static uint16_t inet_csum(const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint32_t sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons(~sum & 0xffff);
 }
 
 /*
