@@ -120,7 +120,7 @@ struct shared {
 	int hang;
 	char hang_msg[256];
 	int nex;
-	char ex[NEXAMPLES][200];
+	char ex[NEXAMPLES][400];
 	int done;
 };
 
@@ -232,7 +232,8 @@ static const int ok_send[] = { EINVAL, EAFNOSUPPORT, EOPNOTSUPP, EMSGSIZE,
 	EAGAIN, EPIPE, ECONNRESET, ECONNREFUSED, ETIMEDOUT, ENOTCONN,
 	EDESTADDRREQ, EISCONN, EACCES, ENETUNREACH, EHOSTUNREACH, EPROTO,
 	ENODEV, ENXIO, EPERM, 0 };
-static const int ok_recv[] = { EAGAIN, EINVAL, EOPNOTSUPP, ENOTCONN,
+/* EPIPE: a reset in CLOSE_WAIT leaves it pending, as tcp_reset() does */
+static const int ok_recv[] = { EAGAIN, EINVAL, EOPNOTSUPP, ENOTCONN, EPIPE,
 	ECONNRESET, ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH,
 	EPROTO, EMSGSIZE, 0 };
 static const int ok_setsockopt[] = { EINVAL, ENOPROTOOPT, EOPNOTSUPP, EDOM,
@@ -281,6 +282,7 @@ struct worker {
 	char *opt;		/* OPTBUF bytes */
 	struct iovec *iov;	/* NIOV */
 	char what[160];
+	int fd;			/* the slot of the call in progress */
 };
 
 static volatile int stop_fuzz;
@@ -303,10 +305,36 @@ static int slot_fd(struct worker *w)
 	unsigned int r = rnd(w, 100);
 
 	if (r == 0)
-		return -1;
+		return w->fd = -1;
 	if (r == 1)
-		return SLOT_BASE + NSLOTS + 7;	/* never open */
-	return SLOT_BASE + rnd(w, NSLOTS);
+		return w->fd = SLOT_BASE + NSLOTS + 7;	/* never open */
+	return w->fd = SLOT_BASE + rnd(w, NSLOTS);
+}
+
+/* What the socket on @fd is, for reports: type, protocol, device, netns. */
+static void describe(int fd, char *buf, size_t len)
+{
+	int type = sockopt_int(fd, SOL_SOCKET, SO_TYPE);
+	int proto = sockopt_int(fd, SOL_SOCKET, SO_PROTOCOL);
+	int st = -1;
+	char dev[IFNAMSIZ] = "";
+	socklen_t dl = sizeof(dev);
+	unsigned long long ck = 0;
+	socklen_t cl = sizeof(ck);
+	struct sockaddr_demo me, peer;
+	char a[20] = "-", b[20] = "-";
+
+	getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, &dl);
+	getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &ck, &cl);
+	if (!sock_name(fd, &me, false))
+		snprintf(a, sizeof(a), "%s:%u", inet_ntoa(me.sdemo_addr),
+			 ntohs(me.sdemo_port));
+	if (!sock_name(fd, &peer, true))
+		snprintf(b, sizeof(b), "%s:%u", inet_ntoa(peer.sdemo_addr),
+			 ntohs(peer.sdemo_port));
+	st = sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN);
+	snprintf(buf, len, "type %d proto %d dev '%s' netns %llu %s->%s%s",
+		 type, proto, dev, ck, a, b, st == 1 ? " listening" : "");
 }
 
 static void begin(struct worker *w, const char *fmt, ...)
@@ -345,10 +373,15 @@ static void rec(struct worker *w, int op, long ret, int e, bool bad)
 	if (!err_allowed(op, e, bad)) {
 		int n = __atomic_fetch_add(&sh_mem->nex, 1, __ATOMIC_RELAXED);
 
-		if (n < NEXAMPLES)
+		char d[160] = "";
+
+		if (n < NEXAMPLES) {
+			if (w->fd >= SLOT_BASE)
+				describe(w->fd, d, sizeof(d));
 			snprintf(sh_mem->ex[n], sizeof(sh_mem->ex[n]),
-				 "%s -> errno %d (%s)%s", w->what, e,
-				 strerror(e), bad ? " [bad args]" : "");
+				 "%s -> errno %d (%s)%s; now %s", w->what, e,
+				 strerror(e), bad ? " [bad args]" : "", d);
+		}
 	}
 }
 
@@ -382,10 +415,9 @@ static void *pick_ptr(struct worker *w, void *good, size_t len, int pct,
 			*bad = true;
 		return edge - k;
 	}
-	case 3:
-		if (len)
-			*bad = true;
-		return (void *)0xffff888000001000UL;	/* kernel */
+	case 3:		/* kernel: fails access_ok() even for 0 bytes */
+		*bad = true;
+		return (void *)0xffff888000001000UL;
 	default:
 		if (len)
 			*bad = true;
@@ -457,6 +489,7 @@ static int new_socket(struct worker *w, int s, int type, int proto)
 {
 	int fd;
 
+	w->fd = -1;
 	begin(w, "socket(%d, %#x, %d)", fam, type, proto);
 	fd = socket(fam, type, proto);
 	rec(w, OP_SOCKET, fd, errno, false);
@@ -464,8 +497,8 @@ static int new_socket(struct worker *w, int s, int type, int proto)
 		return -1;
 	begin(w, "setsockopt(timeouts) on new socket");
 	CALL(w, OP_SETSOCKOPT, false,
-	     set_timeo(fd, SO_RCVTIMEO, 1 + rnd(w, 200)) |
-	     set_timeo(fd, SO_SNDTIMEO, 1 + rnd(w, 200)));
+	     set_timeo(fd, SO_RCVTIMEO, 1 + rnd(w, 50)) |
+	     set_timeo(fd, SO_SNDTIMEO, 1 + rnd(w, 50)));
 	if (dup3(fd, SLOT_BASE + s, O_CLOEXEC) < 0) {
 		close(fd);
 		return -1;
@@ -898,7 +931,7 @@ static int opt_value(struct worker *w, int level, int name, bool *bad)
 		struct timeval *tv = (struct timeval *)w->opt;
 
 		tv->tv_sec = 0;
-		tv->tv_usec = 1 + rnd(w, 200000);
+		tv->tv_usec = 1 + rnd(w, 100000);
 		if (chance(w, 10))
 			tv->tv_usec = chance(w, 50) ? 1000000 : -1;	/* EDOM */
 		if (chance(w, 3)) {
