@@ -220,7 +220,12 @@ static const int ok_socket[] = { EINVAL, ESOCKTNOSUPPORT, EPROTONOSUPPORT,
 	EMFILE, 0 };
 static const int ok_bind[] = { EINVAL, EAFNOSUPPORT, EADDRNOTAVAIL,
 	EADDRINUSE, EACCES, EOPNOTSUPP, 0 };
-static const int ok_connect[] = { EINVAL, EAFNOSUPPORT, ECONNREFUSED,
+/*
+ * connect/send ENODEV: SO_BINDTOIFINDEX takes any ifindex >= 0 without
+ * looking it up (sock_bindtoindex_locked()), so the route lookup fails
+ * later, as it does for TCP and UDP.
+ */
+static const int ok_connect[] = { EINVAL, EAFNOSUPPORT, ECONNREFUSED, ENODEV,
 	EINPROGRESS, EALREADY, EISCONN, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH,
 	EADDRNOTAVAIL, EADDRINUSE, EAGAIN, ECONNRESET, ECONNABORTED,
 	EOPNOTSUPP, EACCES, EPROTO, EPIPE, 0 };
