@@ -36,7 +36,10 @@
  * interleaving between workers is not). Repeat a run with the seed it
  * printed: AFDEMO_SEED=N build/selftests/demo_sysfuzz. AFDEMO_FUZZ_SECONDS
  * overrides the fuzzing time (default 60 s, 100 s on the debug kernel),
- * AFDEMO_FUZZ_THREADS the number of workers (default 6).
+ * AFDEMO_FUZZ_THREADS the number of workers (default 6),
+ * AFDEMO_FUZZ_HANG_S the watchdog's limit. AFDEMO_FUZZ_SELFCHECK_HANG=1
+ * makes one worker block in a recv() without a timeout, to see the
+ * watchdog fail the test.
  *
  * Run as root with af_demo loaded, in a guest:
  *   scripts/vm-run.sh -k 6.12.117+deb12-amd64 -t 900 -o /tmp/sysfuzz -- \
@@ -516,8 +519,13 @@ static void op_socket(struct worker *w)
 {
 	int type = sock_types[rnd(w, ARRAY_SIZE(sock_types))];
 	static const int protos[] = { 0, 0, 0, DEMOPROTO_DGRAM,
-		DEMOPROTO_SEQPACKET, 3, -1, 255, INT_MAX, INT_MIN };
+		DEMOPROTO_SEQPACKET, -1, INT_MIN };
+	/* these go through request_module(): seconds each on the guest */
+	static const int slow_protos[] = { 3, 255, INT_MAX };
 	int proto = protos[rnd(w, ARRAY_SIZE(protos))];
+
+	if (chance(w, 2))
+		proto = slow_protos[rnd(w, ARRAY_SIZE(slow_protos))];
 
 	if (chance(w, 5))
 		type = rnd(w, 16);
@@ -1053,8 +1061,11 @@ static void op_ioctl(struct worker *w)
 		SIOCGIFNAME, SIOCGIFMTU, SIOCGIFADDR, SIOCGIFCONF,
 		SIOCPROTOPRIVATE, SIOCPROTOPRIVATE + 15, FIOCLEX, FIONCLEX,
 		TIOCOUTQ, TCGETS };
-	static const char *const ifs[] = { "lo", "veth_a", "veth_b", "",
-					   "nosuch" };
+	/* an unknown name costs a request_module("netdev-%s"): seldom */
+	static const char *const ifs[] = { "lo", "veth_a", "veth_b", "lo",
+		"veth_a", "veth_b", "lo", "veth_a", "veth_b", "lo", "veth_a",
+		"veth_b", "lo", "veth_a", "veth_b", "lo", "veth_a", "veth_b",
+		"", "nosuch" };
 	unsigned long cmd = cmds[rnd(w, ARRAY_SIZE(cmds))];
 	int fd = slot_fd(w);
 	bool bad = false;
@@ -1278,6 +1289,13 @@ static void *worker_main(void *arg)
 		total += ops[i].weight;
 	if (setns(w->ns_fd[w->home], CLONE_NEWNET))
 		return NULL;
+	if (w->idx == 0 && getenv("AFDEMO_FUZZ_SELFCHECK_HANG")) {
+		/* proves the watchdog: a receive with no timeout */
+		int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		begin(w, "selfcheck: recv(%d) without a timeout", fd);
+		CALL(w, OP_RECV, false, recv(fd, w->buf, 1, 0));
+	}
 	while (!stop_fuzz) {
 		r = rnd(w, total);
 		for (i = 0; r >= ops[i].weight; i++)
@@ -1557,7 +1575,11 @@ TEST_F_TIMEOUT(fuzz, syscalls, 600)
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		if (demo_now_ms() > end) {
 			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			/* a task stuck in the kernel may not even die */
+			end = demo_now_ms() + 10000;
+			while (!waitpid(pid, &status, WNOHANG) &&
+			       demo_now_ms() < end)
+				poll(NULL, 0, 100);
 			diag("fuzzing child did not finish: killed");
 			for (i = 0; i < nthreads; i++)
 				if (sh_mem->prog[i].start_ms)
