@@ -79,6 +79,7 @@
 #define SYSCTL		"/proc/sys/net/demo/"
 
 #define NSLOTS		32
+#define HOT_SLOTS	6
 #define SLOT_BASE	512
 #define MAX_THREADS	16
 #define PORT_BASE	7000
@@ -125,6 +126,9 @@ struct shared {
 	int nex;
 	char ex[NEXAMPLES][400];
 	int done;
+	long slow_ms;			/* limit for one call, see rec() */
+	int nslow;
+	char slow[4][256];
 };
 
 static struct shared *sh_mem;
@@ -293,7 +297,7 @@ struct worker {
 	int fd;			/* the slot of the call in progress */
 };
 
-static volatile int stop_fuzz;
+static int stop_fuzz;
 static int fam;
 static char *bad_page;		/* PROT_NONE */
 static char *edge;		/* end of a RW page followed by bad_page */
@@ -316,6 +320,9 @@ static int slot_fd(struct worker *w)
 		return w->fd = -1;
 	if (r == 1)
 		return w->fd = SLOT_BASE + NSLOTS + 7;	/* never open */
+	/* half the calls go to a few hot slots, so that calls race */
+	if (r < 50)
+		return w->fd = SLOT_BASE + rnd(w, HOT_SLOTS);
 	return w->fd = SLOT_BASE + rnd(w, NSLOTS);
 }
 
@@ -372,6 +379,19 @@ static void rec(struct worker *w, int op, long ret, int e, bool bad)
 	__atomic_fetch_add(&sh_mem->calls[op], 1, __ATOMIC_RELAXED);
 	if (ms > __atomic_load_n(&sh_mem->max_ms[op], __ATOMIC_RELAXED))
 		__atomic_store_n(&sh_mem->max_ms[op], ms, __ATOMIC_RELAXED);
+	/*
+	 * Every socket's timeouts are below 0.1 s, SO_LINGER at most 1 s, poll
+	 * waits at most 1 s: a call taking far longer ignored its timeout.
+	 * socket() and ioctl() may wait for request_module() (unknown
+	 * protocols and devices), which can take seconds on a guest.
+	 */
+	if (ms > sh_mem->slow_ms && op != OP_SOCKET && op != OP_IOCTL) {
+		int n = __atomic_fetch_add(&sh_mem->nslow, 1, __ATOMIC_RELAXED);
+
+		if (n < 4)
+			snprintf(sh_mem->slow[n], sizeof(sh_mem->slow[n]),
+				 "%s took %ld ms", w->what, ms);
+	}
 	if (ret >= 0) {
 		__atomic_fetch_add(&sh_mem->ok[op], 1, __ATOMIC_RELAXED);
 		return;
@@ -505,8 +525,8 @@ static int new_socket(struct worker *w, int s, int type, int proto)
 		return -1;
 	begin(w, "setsockopt(timeouts) on new socket");
 	CALL(w, OP_SETSOCKOPT, false,
-	     set_timeo(fd, SO_RCVTIMEO, 1 + rnd(w, 50)) |
-	     set_timeo(fd, SO_SNDTIMEO, 1 + rnd(w, 50)));
+	     set_timeo(fd, SO_RCVTIMEO, 1 + rnd(w, 30)) |
+	     set_timeo(fd, SO_SNDTIMEO, 1 + rnd(w, 30)));
 	if (dup3(fd, SLOT_BASE + s, O_CLOEXEC) < 0) {
 		close(fd);
 		return -1;
@@ -752,9 +772,8 @@ static void op_send(struct worker *w)
 		m.msg_name = sa;
 		m.msg_namelen = alen;
 		pick_control(w, &m, cbuf, &bad);
-		if (chance(w, 2)) {
+		if (chance(w, 2))
 			m.msg_iov = pick_ptr(w, w->iov, 16, 100, &bad);
-		}
 		begin(w, "sendmsg(%d, %zu in %zu iov, %#x, alen %u, ctl %zu)",
 		      fd, len, (size_t)m.msg_iovlen, flags, alen,
 		      (size_t)m.msg_controllen);
@@ -944,7 +963,7 @@ static int opt_value(struct worker *w, int level, int name, bool *bad)
 		struct timeval *tv = (struct timeval *)w->opt;
 
 		tv->tv_sec = 0;
-		tv->tv_usec = 1 + rnd(w, 100000);
+		tv->tv_usec = 1 + rnd(w, 50000);
 		if (chance(w, 10))
 			tv->tv_usec = chance(w, 50) ? 1000000 : -1;	/* EDOM */
 		if (chance(w, 3)) {
@@ -1086,7 +1105,7 @@ static void op_ioctl(struct worker *w)
 	else if (cmd == SIOCGIFCONF)
 		((struct ifconf *)w->opt)->ifc_len = 0;	/* count only */
 	else
-		strcpy(w->opt, ifs[rnd(w, ARRAY_SIZE(ifs))]);
+		snprintf(w->opt, IFNAMSIZ, "%s", ifs[rnd(w, ARRAY_SIZE(ifs))]);
 	arg = pick_ptr(w, w->opt, 40, 8, &bad);
 	begin(w, "ioctl(%d, %#lx, %p)", fd, cmd, arg);
 	CALL(w, OP_IOCTL, bad, ioctl(fd, cmd, arg));
@@ -1227,11 +1246,11 @@ static void op_mkconn(struct worker *w)
 	p.fd = c;
 	p.events = POLLOUT;
 	begin(w, "mkconn poll(%d)", c);
-	CALL(w, OP_POLL, false, poll(&p, 1, 1000));
+	CALL(w, OP_POLL, false, poll(&p, 1, 500));
 	p.fd = l;
 	p.events = POLLIN;
 	begin(w, "mkconn poll(%d)", l);
-	CALL(w, OP_POLL, false, poll(&p, 1, 1000));
+	CALL(w, OP_POLL, false, poll(&p, 1, 500));
 	begin(w, "mkconn accept4(%d)", l);
 	a = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	rec(w, OP_ACCEPT, a, errno, false);
@@ -1271,8 +1290,8 @@ struct op_weight {
 };
 
 static const struct op_weight ops[] = {
-	{ op_socket, 8 }, { op_bind, 7 }, { op_connect, 8 }, { op_listen, 5 },
-	{ op_accept, 6 }, { op_send, 14 }, { op_recv, 12 },
+	{ op_socket, 6 }, { op_bind, 7 }, { op_connect, 8 }, { op_listen, 5 },
+	{ op_accept, 6 }, { op_send, 16 }, { op_recv, 13 },
 	{ op_sendmmsg, 3 }, { op_recvmmsg, 3 }, { op_setsockopt, 10 },
 	{ op_getsockopt, 6 }, { op_ioctl, 5 }, { op_poll, 4 },
 	{ op_shutdown, 3 }, { op_close, 5 }, { op_fcntl, 2 },
@@ -1296,7 +1315,7 @@ static void *worker_main(void *arg)
 		begin(w, "selfcheck: recv(%d) without a timeout", fd);
 		CALL(w, OP_RECV, false, recv(fd, w->buf, 1, 0));
 	}
-	while (!stop_fuzz) {
+	while (!__atomic_load_n(&stop_fuzz, __ATOMIC_RELAXED)) {
 		r = rnd(w, total);
 		for (i = 0; r >= ops[i].weight; i++)
 			r -= ops[i].weight;
@@ -1369,7 +1388,7 @@ static void fuzz_child(unsigned long long seed, int nthreads, long secs,
 	for (;;) {
 		now = demo_now_ms();
 		if (now >= end)
-			stop_fuzz = 1;
+			__atomic_store_n(&stop_fuzz, 1, __ATOMIC_RELAXED);
 		for (i = 0; i < nthreads; i++) {
 			struct progress *p = &sh_mem->prog[i];
 			long st = __atomic_load_n(&p->start_ms,
@@ -1562,6 +1581,7 @@ TEST_F_TIMEOUT(fuzz, syscalls, 600)
 	sh_mem = mmap(NULL, sizeof(*sh_mem), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, sh_mem);
+	sh_mem->slow_ms = dbg ? 30000 : 10000;
 	diag("%d workers for %ld s (%s kernel), hang after %ld s", nthreads,
 	     secs, dbg ? "debug" : "Debian", hang_ms / 1000);
 
@@ -1627,6 +1647,10 @@ TEST_F_TIMEOUT(fuzz, syscalls, 600)
 	for (o = 0; o < NEXAMPLES && o < (size_t)sh_mem->nex; o++)
 		diag("unexpected: %s", sh_mem->ex[o]);
 	EXPECT_FALSE(sh_mem->hang) TH_LOG("hang: %s", sh_mem->hang_msg);
+	for (i = 0; i < sh_mem->nslow && i < 4; i++)
+		diag("slow: %s", sh_mem->slow[i]);
+	EXPECT_EQ(0, sh_mem->nslow) TH_LOG("%d calls took over %ld ms",
+					   sh_mem->nslow, sh_mem->slow_ms);
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("fuzzing child: status %#x (%s)", status,
 		       WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) :
