@@ -288,7 +288,8 @@ struct worker {
 	int idx;
 	int ns_fd[2];		/* sfz_a, sfz_b */
 	int home;		/* index of the namespace it creates sockets in */
-	struct demo_rng rng;
+	struct demo_rng seq;	/* draws the op and the seed of its rng */
+	struct demo_rng rng;	/* the op's own draws */
 	pthread_t tid;
 	char *buf;		/* BIGBUF bytes */
 	char *opt;		/* OPTBUF bytes */
@@ -1324,6 +1325,12 @@ static void *worker_main(void *arg)
 		CALL(w, OP_RECV, false, recv(fd, w->buf, 1, 0));
 	}
 	while (!__atomic_load_n(&stop_fuzz, __ATOMIC_RELAXED)) {
+		/*
+		 * An op draws more or fewer numbers depending on what its
+		 * calls returned; reseeding it from w->seq keeps the sequence
+		 * of ops and of their arguments a function of the seed alone.
+		 */
+		w->rng.s = demo_rng_next(&w->seq);
 		r = rnd(w, total);
 		for (i = 0; r >= ops[i].weight; i++)
 			r -= ops[i].weight;
@@ -1376,7 +1383,7 @@ static void fuzz_child(unsigned long long seed, int nthreads, long secs,
 		w->home = i & 1;
 		w->ns_fd[0] = ns[0];
 		w->ns_fd[1] = ns[1];
-		w->rng.s = seed ^ (0x9e3779b97f4a7c15ULL * (i + 1));
+		w->seq.s = seed ^ (0x9e3779b97f4a7c15ULL * (i + 1));
 		w->buf = malloc(BIGBUF + 64);
 		w->opt = malloc(OPTBUF);
 		w->iov = calloc(NIOV, sizeof(*w->iov));
