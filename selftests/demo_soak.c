@@ -57,8 +57,11 @@
 #include <stdint.h>
 #include <time.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -289,31 +292,6 @@ static int link_ready(const char *ns, const char *dev)
 	return ret;
 }
 
-/*
- * Run ip(8) commands, one per line of @cmds, in one "ip -batch" process
- * (in netns @ns unless NULL): a process per command is slow in the guest.
- */
-static int ip_batch(const char *ns, const char *cmds)
-{
-	char cmd[128];
-	FILE *f;
-	int ret;
-
-	if (!ns)
-		snprintf(cmd, sizeof(cmd), "ip -batch -");
-	else if (!strcmp(ns, "-force"))	/* errors expected and ignored */
-		snprintf(cmd, sizeof(cmd), "ip -force -batch - 2>/dev/null");
-	else
-		snprintf(cmd, sizeof(cmd), "ip -n %s -batch -", ns);
-	fflush(NULL);
-	f = popen(cmd, "we");
-	if (!f)
-		return -1;
-	fputs(cmds, f);
-	ret = pclose(f);
-	return ret == -1 || !WIFEXITED(ret) ? -1 : WEXITSTATUS(ret);
-}
-
 /* --- deterministic content ---------------------------------------------- */
 
 /* @len bytes of the demo_rng stream seeded by @seed. */
@@ -370,13 +348,105 @@ static void pair_init(struct pair *p, const char *tag, int net)
 	snprintf(p->ip_gone, sizeof(p->ip_gone), "198.18.%d.99", net);
 }
 
+/*
+ * Named namespaces as ip(8) makes them (/run/netns/NAME, a bind mount of
+ * the namespace), but in this process: a process per command is slow in
+ * the guest, and the churn creates many.
+ */
+#define NETNS_RUN_DIR	"/run/netns"
+
+static int ns_del(const char *ns)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", ns);
+	if (umount2(path, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+		return -1;
+	return unlink(path) && errno != ENOENT ? -1 : 0;
+}
+
+static int ns_add(const char *ns)
+{
+	int cur = ns_save(), fd, ret = -1;
+	char path[128];
+
+	snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", ns);
+	mkdir(NETNS_RUN_DIR, 0755);
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (cur < 0 || fd < 0)
+		goto out;
+	close(fd);
+	if (unshare(CLONE_NEWNET))
+		goto out;
+	ret = mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL);
+out:
+	ns_restore(cur);
+	if (ret && fd >= 0)
+		unlink(path);
+	return ret;
+}
+
+/* In netns @ns: @dev up, with @ip/24 unless NULL. */
+static int ns_if_up(const char *ns, const char *dev, const char *ip)
+{
+	struct sockaddr_in *sin;
+	struct ifreq ifr = {};
+	int fd, ret = -1;
+
+	fd = ns_socket(ns, AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	if (ip) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = inet_addr(ip);
+		if (ioctl(fd, SIOCSIFADDR, &ifr))
+			goto out;
+		sin->sin_addr.s_addr = htonl(0xffffff00);
+		if (ioctl(fd, SIOCSIFNETMASK, &ifr))
+			goto out;
+	}
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
+		goto out;
+	ifr.ifr_flags |= IFF_UP;
+	ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
+out:
+	close(fd);
+	return ret;
+}
+
+/* In netns @ns: a permanent neighbour @ip at @mac on @dev. */
+static int ns_neigh(const char *ns, const char *dev, const char *ip,
+		    const char *mac)
+{
+	struct arpreq req = {};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&req.arp_pa;
+	unsigned int m[6];
+	int fd, i, ret;
+
+	if (sscanf(mac, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3],
+		   &m[4], &m[5]) != 6)
+		return -1;
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = inet_addr(ip);
+	req.arp_ha.sa_family = ARPHRD_ETHER;
+	for (i = 0; i < 6; i++)
+		req.arp_ha.sa_data[i] = m[i];
+	req.arp_flags = ATF_PERM | ATF_COM;
+	snprintf(req.arp_dev, sizeof(req.arp_dev), "%s", dev);
+	fd = ns_socket(ns, AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return -1;
+	ret = ioctl(fd, SIOCSARP, &req);
+	close(fd);
+	return ret;
+}
+
 static void pair_down(const struct pair *p)
 {
-	char cmds[128];
-
-	snprintf(cmds, sizeof(cmds), "netns del %s\nnetns del %s\n",
-		 p->a, p->b);
-	ip_batch("-force", cmds);
+	ns_del(p->a);
+	ns_del(p->b);
 }
 
 /*
@@ -385,44 +455,22 @@ static void pair_down(const struct pair *p)
  */
 static int pair_up(const struct pair *p)
 {
-	char cmds[1024];
-
 	pair_down(p);
-	snprintf(cmds, sizeof(cmds), "netns add %s\nnetns add %s\n",
-		 p->a, p->b);
-	if (ip_batch(NULL, cmds))
+	if (ns_add(p->a) || ns_add(p->b))
 		return -1;
-	snprintf(cmds, sizeof(cmds),
-		 "link add veth_a address " MAC_A " type veth"
-		 " peer name veth_b address " MAC_B " netns %s\n"
-		 "addr add %s/24 dev veth_a\n"
-		 "link set veth_a up\n"
-		 "link set lo up\n"
-		 "neigh replace %s lladdr " MAC_B " dev veth_a nud permanent\n"
-		 "neigh replace %s lladdr " MAC_GONE
-		 " dev veth_a nud permanent\n",
-		 p->b, p->ip_a, p->ip_b, p->ip_gone);
-	if (ip_batch(p->a, cmds))
+	if (sh("ip link add veth_a netns %s address " MAC_A " type veth"
+	       " peer name veth_b netns %s address " MAC_B, p->a, p->b))
 		return -1;
-	snprintf(cmds, sizeof(cmds),
-		 "addr add %s/24 dev veth_b\n"
-		 "link set veth_b up\n"
-		 "link set lo up\n"
-		 "neigh replace %s lladdr " MAC_A " dev veth_b nud permanent\n",
-		 p->ip_b, p->ip_a);
-	if (ip_batch(p->b, cmds))
+	if (ns_if_up(p->a, "lo", NULL) || ns_if_up(p->b, "lo", NULL) ||
+	    ns_if_up(p->a, "veth_a", p->ip_a) ||
+	    ns_if_up(p->b, "veth_b", p->ip_b) ||
+	    ns_neigh(p->a, "veth_a", p->ip_b, MAC_B) ||
+	    ns_neigh(p->a, "veth_a", p->ip_gone, MAC_GONE) ||
+	    ns_neigh(p->b, "veth_b", p->ip_a, MAC_A))
 		return -1;
 	if (link_ready(p->a, "veth_a") || link_ready(p->b, "veth_b"))
 		return -1;
 	return 0;
-}
-
-static int ns_del(const char *ns)
-{
-	char cmd[64];
-
-	snprintf(cmd, sizeof(cmd), "netns del %s\n", ns);
-	return ip_batch(NULL, cmd);
 }
 
 static int pair_netem(const struct pair *p, const char *qdisc)
@@ -1048,6 +1096,10 @@ static void churn_iter(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, send_msg(c->svc, base, 10, 0, 2000, c->buf));
 	}
 
+	/* A listener with a connection not yet accepted. */
+	c->qa = ns_connect(p->a, p->ip_b, port);
+	ASSERT_LE(0, c->qa) TH_LOG("connect: %s", strerror(errno));
+
 	/* Loss and delay: data in flight, retransmissions pending. */
 	if (lossy)
 		ASSERT_EQ(0, pair_netem(p, "root netem delay 30ms loss 25%"));
@@ -1058,9 +1110,6 @@ static void churn_iter(struct __test_metadata *_metadata,
 		ASSERT_EQ(1000, send(c->sv[k], c->buf, 1000,
 				     MSG_DONTWAIT | MSG_NOSIGNAL));
 	}
-	/* A listener with a connection not yet accepted. */
-	c->qa = ns_connect(p->a, p->ip_b, port);
-	ASSERT_LE(0, c->qa) TH_LOG("connect: %s", strerror(errno));
 
 	if (child) {
 		ASSERT_EQ(0, kill(self->child, SIGKILL));
