@@ -443,6 +443,38 @@ static int ns_neigh(const char *ns, const char *dev, const char *ip,
 	return ret;
 }
 
+/*
+ * Wait until UDP datagrams pass from @from_ns to @to (in @to_ns): the
+ * link is up and linkwatch has replaced the noop qdisc, which drops.
+ */
+static int udp_path(const char *from_ns, const char *to_ns, const char *to)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(9) };
+	long end = demo_now_ms() + TMO;
+	int tx, rx, ret = -1;
+
+	sa.sin_addr.s_addr = inet_addr(to);
+	tx = ns_socket(from_ns, AF_INET, SOCK_DGRAM, 0);
+	rx = ns_socket(to_ns, AF_INET, SOCK_DGRAM, 0);
+	if (tx < 0 || rx < 0 || bind(rx, (struct sockaddr *)&sa, sizeof(sa)))
+		goto out;
+	do {
+		if (sendto(tx, "up", 2, MSG_DONTWAIT, (struct sockaddr *)&sa,
+			   sizeof(sa)) == 2 &&
+		    wait_ev(rx, POLLIN, 20) & POLLIN) {
+			ret = 0;
+			break;
+		}
+	} while (demo_now_ms() < end);
+out:
+	if (tx >= 0)
+		close(tx);
+	if (rx >= 0)
+		close(rx);
+	return ret;
+}
+
 static void pair_down(const struct pair *p)
 {
 	ns_del(p->a);
@@ -468,7 +500,8 @@ static int pair_up(const struct pair *p)
 	    ns_neigh(p->a, "veth_a", p->ip_gone, MAC_GONE) ||
 	    ns_neigh(p->b, "veth_b", p->ip_a, MAC_A))
 		return -1;
-	if (link_ready(p->a, "veth_a") || link_ready(p->b, "veth_b"))
+	if (link_ready(p->a, "veth_a") || link_ready(p->b, "veth_b") ||
+	    udp_path(p->a, p->b, p->ip_b) || udp_path(p->b, p->a, p->ip_a))
 		return -1;
 	return 0;
 }
