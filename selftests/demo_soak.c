@@ -36,6 +36,11 @@
  * $AFDEMO_KO with default parameters (also in the teardown after a
  * failure), as run_guest.sh expects.
  *
+ * Namespaces are made in this process (a bind mount in /run/netns, as
+ * ip-netns(8) makes them; addresses and static neighbours by ioctl): only
+ * the veth pair and netem take an ip(8)/tc(8) process each, which is
+ * what makes dozens of namespace pairs affordable in a TCG guest.
+ *
  * Run as root in a guest with af_demo loaded and $AFDEMO_KO set; needs
  * ip(8) and tc(8) with sch_netem:
  *   scripts/vm-run.sh -k KVER -t 900 -o /tmp/soak -- \
@@ -1225,6 +1230,9 @@ struct lt_end {
 	uint8_t sbuf[MAX_MSG], rbuf[MAX_MSG + 1], tmp[MAX_MSG];
 };
 
+/* Set by the first connection end that fails: the others stop. */
+static volatile int lt_abort;
+
 /* Length of the next message of a stream: 1 byte to MAX_MSG. */
 static size_t lt_len(struct demo_rng *r)
 {
@@ -1242,9 +1250,8 @@ static size_t lt_len(struct demo_rng *r)
 }
 
 /* Full duplex on one connection end: send and check its messages. */
-static void *lt_thread(void *arg)
+static void *lt_run(struct lt_end *e)
 {
-	struct lt_end *e = arg;
 	struct iovec iov = { .iov_base = e->rbuf, .iov_len = MAX_MSG + 1 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	size_t txlen = 0, rxlen = 0;
@@ -1258,6 +1265,8 @@ static void *lt_thread(void *arg)
 		bool rxdone = e->rcvd >= e->target;
 
 		if (txdone && rxdone)
+			return NULL;
+		if (lt_abort)
 			return NULL;
 		if (demo_now_ms() > e->deadline) {
 			snprintf(e->err, sizeof(e->err),
@@ -1329,6 +1338,16 @@ static void *lt_thread(void *arg)
 			}
 		}
 	}
+}
+
+static void *lt_thread(void *arg)
+{
+	struct lt_end *e = arg;
+
+	lt_run(e);
+	if (e->err[0])
+		lt_abort = 1;
+	return NULL;
 }
 
 #define LT_DG_MAGIC	0x64677261u
@@ -1505,6 +1524,11 @@ TEST_F_TIMEOUT(soak, lossy_transfer, 900)
 	d->stop = 2;
 	pthread_join(d->rx_th, NULL);
 
+	for (k = 0; k < 2 * LOSSY_CONNS && lt_abort; k++)
+		if (e[k]->err[0])
+			TH_LOG("connection %d %s: %s", k / 2,
+			       k & 1 ? "server" : "client", e[k]->err);
+	ASSERT_FALSE(lt_abort);
 	for (k = 0; k < 2 * LOSSY_CONNS; k++) {
 		ASSERT_EQ('\0', e[k]->err[0])
 			TH_LOG("connection %d %s: %s", k / 2,
