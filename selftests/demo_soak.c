@@ -1140,10 +1140,10 @@ static void churn_iter(struct __test_metadata *_metadata,
 
 	/* Loss and delay: data in flight, retransmissions pending. */
 	if (lossy)
-		ASSERT_EQ(0, pair_netem(p, "root netem delay 30ms loss 25%"));
+		ASSERT_EQ(0, pair_netem(p, "root netem delay 20ms loss 10%"));
 	for (k = 0; k < NC_CONNS; k++) {
-		fill(c->buf, 60000, base + k);
-		ASSERT_EQ(60000, send(c->cl[k], c->buf, 60000,
+		fill(c->buf, 30000, base + k);
+		ASSERT_EQ(30000, send(c->cl[k], c->buf, 30000,
 				      MSG_DONTWAIT | MSG_NOSIGNAL));
 		ASSERT_EQ(1000, send(c->sv[k], c->buf, 1000,
 				     MSG_DONTWAIT | MSG_NOSIGNAL));
