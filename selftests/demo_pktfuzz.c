@@ -519,6 +519,8 @@ static int cap_sync(struct pf *pf, const struct pkt *want, int nwant,
 	for (;;) {
 		if (ms && got >= nwant && (!until || until(pf)))
 			return 0;
+		if (ms && demo_now_ms() > end)
+			return -1;
 		memset(mm, 0, sizeof(mm));
 		for (j = 0; j < CAPV; j++) {
 			iov[j].iov_base = bufs[j];
@@ -712,6 +714,7 @@ static void phase_begin(struct pf *pf, struct ctr *c0)
 	pf->dg_read = 0;
 	pf->raw_others = 0;
 	pf->nothers = 0;
+	pf->others_total = 0;
 	ctr_read(c0);
 	pf->p.t0 = demo_now_ms();
 }
@@ -1288,6 +1291,7 @@ TEST_F_TIMEOUT(pf, dgram_mutations, 600)
 			  .popens = 0 };
 	struct pkt t;
 	struct ctr c0;
+	long total = 0;
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
@@ -1298,11 +1302,12 @@ TEST_F_TIMEOUT(pf, dgram_mutations, 600)
 		mutate_fields(pf, &t, false);
 		mutate_random(pf, &t, vol / ARRAY_SIZE(sizes), 12, false);
 		EXPECT_EQ(0, phase_end(pf, "dgram", &c0, &w)) TH_LOG("%s", pf->why);
+		total += pf->p.sent;
 		live_quiet(pf);
 	}
 	EXPECT_EQ(0, check_normal(pf)) TH_LOG("%s", pf->why);
 	EXPECT_EQ(0, pf->garbage) TH_LOG("%s", pf->why);
-	demo_figure("pktfuzz_dgram_packets", pf->p.sent);
+	demo_figure("pktfuzz_dgram_packets", total);
 }
 
 /* Templates of a throwaway connection's segments, captured at B. */
@@ -1484,6 +1489,8 @@ TEST_F_TIMEOUT(pf, seq_mutations, 600)
 			inject(pf, b, s2.data.len);
 		}
 		flush(pf);
+		diag("sacrificial: injected; %ld others captured so far",
+		     pf->others_total);
 		while (recv(sb, junk, sizeof(junk), MSG_DONTWAIT) > 0)
 			;
 		EXPECT_EQ(0, phase_end(pf, "sacrificial", &c0, &ws))
@@ -1512,6 +1519,7 @@ TEST_F_TIMEOUT(pf, live_connection, 600)
 	struct pkt data[8];
 	int ndata = 0, i, k;
 	uint32_t rcv_nxt = 0;
+	bool have_nxt = false;
 	uint8_t b[MAXPKT], rb[64];
 	struct ctr c0;
 	long dups = 0;
@@ -1538,10 +1546,13 @@ TEST_F_TIMEOUT(pf, live_connection, 600)
 					data[ndata].len = o->len;
 					memcpy(data[ndata++].b, o->b, o->len);
 				}
-				if (!demo_seq_before_u(get32(o->b + 12) +
-						       (o->len > 28), rcv_nxt))
+				if (!have_nxt ||
+				    !demo_seq_before_u(get32(o->b + 12) +
+						       (o->len > 28), rcv_nxt)) {
+					have_nxt = true;
 					rcv_nxt = get32(o->b + 12) +
 						  (o->len > 28);
+				}
 				if (o->len == 28 && k)
 					pure = true;
 			}
