@@ -1776,7 +1776,8 @@ TEST_F_TIMEOUT(pf, syn_flood, 600)
 		_exit(flood_clients(fs, deadline_ms));
 
 	end = demo_now_ms() + 240000;
-	while ((syns < 12000 || __atomic_load_n(&fs->ok, __ATOMIC_ACQUIRE) < 3) &&
+	/* fewer on the debug kernel: the total stays above MIN_TOTAL */
+	while ((syns < (debug_kernel() ? 5000 : 12000) || __atomic_load_n(&fs->ok, __ATOMIC_ACQUIRE) < 3) &&
 	       demo_now_ms() < end && !pf->garbage &&
 	       !__atomic_load_n(&fs->failed, __ATOMIC_ACQUIRE)) {
 		uint32_t src = inet_addr(SPOOF_BASE) |
