@@ -1263,8 +1263,10 @@ FIXTURE_TEARDOWN(soft)
 #define SOFT_MSGS	60
 #define SOFT_MAXLEN	6000
 #define SOFT_DGRAMS	200
-#define SOFT_SLAB	200	/* failslab faults at most */
-#define SOFT_PAGE	50	/* fail_page_alloc faults at most */
+#define SOFT_SLAB	400	/* failslab faults at most */
+#define SOFT_PAGE	100	/* fail_page_alloc faults at most */
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
 #define DGRAM_END	0x7fff0000u
 
 static unsigned long long soft_seed;
@@ -1318,8 +1320,33 @@ static int soft_connect(struct fctx *c, int l, unsigned short port,
 	CK(c, 0, "no connection in %d attempts", tries);
 }
 
+/* The datagram flow of "soft", one datagram per round of the stream. */
+struct soft_dgrams {
+	int fd;
+	unsigned int sent;
+	int send_fails;
+};
+
+static int soft_dgram(struct fctx *c, struct soft_dgrams *d)
+{
+	size_t len;
+
+	if (d->sent == SOFT_DGRAMS)
+		return 0;
+	len = soft_len(d->sent);
+	fill(c->buf, len, d->sent);
+	if (send(d->fd, c->buf, len, MSG_DONTWAIT) < 0) {
+		CK(c, errno == ENOMEM || errno == ENOBUFS || errno == EAGAIN,
+		   "datagram send");
+		d->send_fails++;
+	}
+	d->sent++;
+	return 0;
+}
+
 /* Stream SOFT_MSGS messages on each pair; a pair may die cleanly. */
-static int soft_stream(struct fctx *c, int *cs, int *as, int *dead)
+static int soft_stream(struct fctx *c, int *cs, int *as, int *dead,
+		       struct soft_dgrams *d)
 {
 	unsigned int sent[SOFT_CONNS] = { 0 }, got[SOFT_CONNS] = { 0 };
 	double end = now_ms() + 4 * LONG_TMO;
@@ -1377,7 +1404,9 @@ static int soft_stream(struct fctx *c, int *cs, int *as, int *dead)
 			if (dead[i] || got[i] == SOFT_MSGS)
 				p[2 * i].fd = p[2 * i + 1].fd = -1;
 		}
-		if (!busy)
+		if (soft_dgram(c, d))
+			return -1;
+		if (!busy && d->sent == SOFT_DGRAMS)
 			return 0;
 		CK(c, now_ms() < end, "stream stalled");
 		poll(p, 2 * SOFT_CONNS, 50);
@@ -1393,6 +1422,8 @@ TEST_F_TIMEOUT(soft, softirq_faults, 600)
 	long slab_left, page_left, in0;
 	struct fctx *c = &self->c;
 	char s0[32], s1[32];
+	struct soft_dgrams d = { 0 };
+	double t0 = now_ms();
 	bool marked = false;
 	ssize_t n;
 
@@ -1417,8 +1448,8 @@ TEST_F_TIMEOUT(soft, softirq_faults, 600)
 
 	/* 10% of the allocations with af_demo on the stack, any context */
 	ASSERT_EQ(0, knobs_common(s0, s1));
-	ASSERT_EQ(0, knob(FS, "times", "200"));
-	ASSERT_EQ(0, knob(FPA, "times", "50"));
+	ASSERT_EQ(0, knob(FS, "times", STR(SOFT_SLAB)));
+	ASSERT_EQ(0, knob(FPA, "times", STR(SOFT_PAGE)));
 	ASSERT_EQ(0, knob(FS, "probability", "10"));
 	ASSERT_EQ(0, knob(FPA, "probability", "10"));
 
@@ -1427,17 +1458,10 @@ TEST_F_TIMEOUT(soft, softirq_faults, 600)
 		ASSERT_EQ(0, soft_connect(c, l, port_of(l), &cs[i], &as[i],
 					  &fails)) TH_LOG("%s", c->why);
 	}
-	for (; sent < SOFT_DGRAMS; sent++) {
-		fill(c->buf, soft_len(sent), sent);
-		n = send(ds, c->buf, soft_len(sent), MSG_DONTWAIT);
-		if (n < 0) {
-			ASSERT_TRUE(errno == ENOMEM || errno == ENOBUFS ||
-				    errno == EAGAIN) TH_LOG("dgram send: %s",
-							    strerror(errno));
-			send_fails++;
-		}
-	}
-	ASSERT_EQ(0, soft_stream(c, cs, as, dead)) TH_LOG("%s", c->why);
+	d.fd = ds;
+	ASSERT_EQ(0, soft_stream(c, cs, as, dead, &d)) TH_LOG("%s", c->why);
+	sent = d.sent;
+	send_fails = d.send_fails;
 
 	ASSERT_EQ(0, knob(FS, "probability", "0"));
 	ASSERT_EQ(0, knob(FPA, "probability", "0"));
@@ -1480,9 +1504,9 @@ TEST_F_TIMEOUT(soft, softirq_faults, 600)
 
 	fprintf(stderr, "# softirq: %ld slab + %ld page faults injected, "
 		"%d connection attempts failed, %d of %d connections reset, "
-		"%u of %u datagrams arrived (%d sends failed)\n",
+		"%u of %u datagrams arrived (%d sends failed), %.1f s\n",
 		SOFT_SLAB - slab_left, SOFT_PAGE - page_left, fails, dead_n,
-		SOFT_CONNS, got, sent, send_fails);
+		SOFT_CONNS, got, sent, send_fails, (now_ms() - t0) / 1e3);
 	tot->soft_faults += SOFT_SLAB - slab_left + SOFT_PAGE - page_left;
 	/* the filter must have matched something, or this proved nothing */
 	ASSERT_LT(0, SOFT_SLAB - slab_left + SOFT_PAGE - page_left);
@@ -1743,7 +1767,7 @@ FIXTURE_TEARDOWN(zz)
 {
 }
 
-TEST_F(zz, kmemleak_end)
+TEST_F_TIMEOUT(zz, kmemleak_end, 300)	/* a scan takes ~30 s with KASAN */
 {
 	int leaks;
 
