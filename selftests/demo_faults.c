@@ -1260,9 +1260,9 @@ FIXTURE_TEARDOWN(soft)
 }
 
 #define SOFT_CONNS	4
-#define SOFT_MSGS	60
+#define SOFT_MSGS	40
 #define SOFT_MAXLEN	6000
-#define SOFT_DGRAMS	200
+#define SOFT_DGRAMS	120
 #define SOFT_SLAB	400	/* failslab faults at most */
 #define SOFT_PAGE	100	/* fail_page_alloc faults at most */
 #define STR_(x)		#x
@@ -1404,12 +1404,13 @@ static int soft_stream(struct fctx *c, int *cs, int *as, int *dead,
 			if (dead[i] || got[i] == SOFT_MSGS)
 				p[2 * i].fd = p[2 * i + 1].fd = -1;
 		}
-		if (soft_dgram(c, d))
-			return -1;
+		for (i = 0; i < 4; i++)	/* a few datagrams per round */
+			if (soft_dgram(c, d))
+				return -1;
 		if (!busy && d->sent == SOFT_DGRAMS)
 			return 0;
 		CK(c, now_ms() < end, "stream stalled");
-		poll(p, 2 * SOFT_CONNS, 50);
+		poll(p, 2 * SOFT_CONNS, 20);
 	}
 }
 
