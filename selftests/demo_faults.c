@@ -1066,25 +1066,25 @@ NTH_OP(socket_raw, setup_socket_raw, op_socket, check_socket, errs_sock);
 NTH_OP(bind_dgram, setup_bind_dgram, op_bind, check_bind, errs_mem);
 NTH_OP(bind_seq, setup_bind_seq, op_bind, check_bind, errs_mem);
 NTH_OP(autobind_sendto, setup_autobind, op_autobind, check_autobind,
-       errs_send);
+	errs_send);
 NTH_OP(connect_dgram, dgram_rcv_x, op_connect_dgram, check_connect_dgram,
-       errs_mem);
+	errs_mem);
 NTH_OP(connect_seq, setup_connect_seq, op_connect_seq, check_connect_seq,
-       errs_mem);
+	errs_mem);
 NTH_OP(listen, setup_listen, op_listen, check_listen, errs_mem);
 NTH_OP(accept, setup_accept, op_accept, check_accept, errs_sock);
 NTH_OP(send_dgram_small, setup_send_dgram_small, op_send, check_send_dgram,
-       errs_send);
+	errs_send);
 NTH_OP(send_dgram_large, setup_send_dgram_large, op_send, check_send_dgram,
-       errs_send);
+	errs_send);
 NTH_OP(send_seq_small, setup_send_seq_small, op_send, check_send_seq,
-       errs_send);
+	errs_send);
 NTH_OP(send_seq_max, setup_send_seq_max, op_send, check_send_seq,
-       errs_send);
+	errs_send);
 NTH_OP(recv_seq, setup_recv_seq, op_recv, check_recv_seq, errs_mem);
 NTH_OP(recv_dgram, setup_recv_dgram, op_recv, check_recv_dgram, errs_mem);
 NTH_OP(setsockopt, setup_setsockopt, op_setsockopt, check_setsockopt,
-       errs_mem);
+	errs_mem);
 NTH_OP(shutdown, setup_fin, op_shutdown, check_shutdown, errs_none);
 NTH_OP(close, setup_fin, op_close, check_close, errs_none);
 
@@ -1359,6 +1359,8 @@ static int soft_stream(struct fctx *c, int *cs, int *as, int *dead,
 	for (;;) {
 		busy = false;
 		for (i = 0; i < SOFT_CONNS; i++) {
+			p[2 * i].fd = -1;
+			p[2 * i + 1].fd = -1;
 			if (dead[i] || got[i] == SOFT_MSGS)
 				continue;
 			busy = true;
@@ -1401,8 +1403,10 @@ static int soft_stream(struct fctx *c, int *cs, int *as, int *dead,
 			p[2 * i].events = sent[i] < SOFT_MSGS ? POLLOUT : 0;
 			p[2 * i + 1].fd = as[i];
 			p[2 * i + 1].events = POLLIN;
-			if (dead[i] || got[i] == SOFT_MSGS)
-				p[2 * i].fd = p[2 * i + 1].fd = -1;
+			if (dead[i] || got[i] == SOFT_MSGS) {
+				p[2 * i].fd = -1;
+				p[2 * i + 1].fd = -1;
+			}
 		}
 		for (i = 0; i < 4; i++)	/* a few datagrams per round */
 			if (soft_dgram(c, d))
@@ -1435,15 +1439,18 @@ TEST_F_TIMEOUT(soft, softirq_faults, 600)
 	snprintf(s1, sizeof(s1), "%lu", end);
 
 	ASSERT_EQ(0, demo_netns_enter(NS_B));
-	l = c->fd[L] = listener(ADDR_B, 16);
+	c->fd[L] = listener(ADDR_B, 16);
+	l = c->fd[L];
 	ASSERT_LE(0, l);
-	dr = c->fd[R] = dsock();
+	c->fd[R] = dsock();
+	dr = c->fd[R];
 	ASSERT_LE(0, dr);
 	ASSERT_EQ(0, bind_to(dr, ADDR_B, 0));
 	setopt_int(dr, SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20);
 	in0 = demo_stat("InDatagrams");
 	ASSERT_EQ(0, demo_netns_enter(NS_A));
-	ds = c->fd[X] = dsock();
+	c->fd[X] = dsock();
+	ds = c->fd[X];
 	ASSERT_LE(0, ds);
 	ASSERT_EQ(0, connect_to(ds, ADDR_B, port_of(dr)));
 
@@ -1455,7 +1462,8 @@ TEST_F_TIMEOUT(soft, softirq_faults, 600)
 	ASSERT_EQ(0, knob(FPA, "probability", "10"));
 
 	for (i = 0; i < SOFT_CONNS; i++) {
-		cs[i] = as[i] = -1;
+		cs[i] = -1;
+		as[i] = -1;
 		ASSERT_EQ(0, soft_connect(c, l, port_of(l), &cs[i], &as[i],
 					  &fails)) TH_LOG("%s", c->why);
 	}
