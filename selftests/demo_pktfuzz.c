@@ -1041,9 +1041,18 @@ static int big_rcvbuf(int fd)
 FIXTURE_SETUP(pf)
 {
 	struct pf *pf;
+	cpu_set_t cpu;
 	int i, one = 1;
 
 	ASSERT_MODULE();
+	/*
+	 * One CPU: a veth delivers on the sending CPU's backlog, so packets
+	 * sent from one CPU arrive in the order they were sent, which the
+	 * capture's in-order matching relies on.
+	 */
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu), &cpu));
 	self->init_ns = ns_save();
 	ASSERT_LE(0, self->init_ns);
 	sh("ip netns del " NS_A " 2>/dev/null; ip netns del " NS_B
