@@ -34,8 +34,6 @@
 #include <net/if.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <linux/sockios.h>
 
 #include "kselftest_harness.h"
@@ -2121,11 +2119,11 @@ TEST_F_TIMEOUT(veth, connect_ealready_and_syn_timeout, 90)
 }
 
 /*
- * The first SYN from port @sport that packet socket @pkt sees leave: its
- * IPv4 header and DEMO headers in @quote (IPv4 header 20 bytes long).
- * 0, or -1 if none shows up within TMO.
+ * The first SYN from port @sport that @cap (an AF_INET raw socket of the
+ * DEMO protocol) sees arrive: its IPv4 header and DEMO headers in @quote
+ * (IPv4 header 20 bytes long). 0, or -1 if none shows up within TMO.
  */
-static int capture_syn(int pkt, unsigned short sport, uint8_t *quote)
+static int capture_syn(int cap, unsigned short sport, uint8_t *quote)
 {
 	uint8_t buf[2048];
 	double end = now_ms() + TMO;
@@ -2134,9 +2132,9 @@ static int capture_syn(int pkt, unsigned short sport, uint8_t *quote)
 	ssize_t n;
 
 	while (now_ms() < end) {
-		if (wait_ev(pkt, POLLIN, TMO) <= 0)
+		if (wait_ev(cap, POLLIN, TMO) <= 0)
 			return -1;
-		n = recv(pkt, buf, sizeof(buf), MSG_DONTWAIT);
+		n = recv(cap, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 20 + SEQ_HLEN)
 			continue;
 		iph = (const struct iphdr *)buf;
@@ -2195,11 +2193,10 @@ static int send_unreach(int icmp, const char *dst, const uint8_t *quote,
  */
 TEST_F_TIMEOUT(veth, icmp_unreachable_needs_syn_seq, 60)
 {
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 	uint8_t quote[20 + SEQ_HLEN];
-	const struct demo_seqhdr *sh;
+	const struct demo_seqhdr *shdr;
 	cpu_set_t cpu;
-	int pkt, icmp, c, ev;
+	int cap, icmp, c, ev;
 	unsigned short port;
 	long fails;
 	uint32_t seq;
@@ -2207,25 +2204,25 @@ TEST_F_TIMEOUT(veth, icmp_unreachable_needs_syn_seq, 60)
 	CPU_ZERO(&cpu);
 	CPU_SET(0, &cpu);
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+	/*
+	 * B sees the SYNs (an AF_INET raw socket of the DEMO protocol gets a
+	 * copy of each) but its answers are lost: the attempt stays pending.
+	 */
+	ENTER(NS_B);
+	cap = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, demo_ipproto());
+	ASSERT_LE(0, cap);
+	ASSERT_EQ(0, sh("tc -n " NS_B " qdisc add dev veth_b root netem loss 100%%"));
 	ENTER(NS_A);
 	fails = demo_stat("AttemptFails");
-	/* only ETH_P_ALL taps see what the host sends */
-	pkt = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	ASSERT_LE(0, pkt);
-	sll.sll_protocol = htons(ETH_P_ALL);
-	sll.sll_ifindex = if_nametoindex("veth_a");
-	ASSERT_LT(0, sll.sll_ifindex);
-	ASSERT_EQ(0, bind(pkt, (struct sockaddr *)&sll, sizeof(sll)));
 	icmp = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
 	ASSERT_LE(0, icmp);
 
-	/* SYNs to a host that never answers: the attempt stays pending */
 	c = sp_sock(SOCK_NONBLOCK);
-	ASSERT_ERRNO(EINPROGRESS, connect_to(c, ADDR_GONE, 7));
+	ASSERT_ERRNO(EINPROGRESS, connect_to(c, ADDR_B, 7));
 	port = port_of(c);
-	ASSERT_EQ(0, capture_syn(pkt, port, quote));
-	sh = (const struct demo_seqhdr *)(quote + 20 + sizeof(struct demohdr));
-	seq = ntohl(sh->seq);
+	ASSERT_EQ(0, capture_syn(cap, port, quote));
+	shdr = (const struct demo_seqhdr *)(quote + 20 + sizeof(struct demohdr));
+	seq = ntohl(shdr->seq);
 
 	/* the 8 bytes IP guarantees only: no sequence number, ignored */
 	ASSERT_EQ(0, send_unreach(icmp, ADDR_A, quote, 20 + 8, seq));
@@ -2246,7 +2243,7 @@ TEST_F_TIMEOUT(veth, icmp_unreachable_needs_syn_seq, 60)
 	EXPECT_EQ(fails + 1, demo_stat("AttemptFails"));
 	EXPECT_EQ(0, proc_find(port, 7, "SYN_SENT", NULL));
 	close(icmp);
-	close(pkt);
+	close(cap);
 }
 
 TEST_F_TIMEOUT(veth, message_sizes_cross_ns, 240)
