@@ -364,6 +364,24 @@ drop:
  * The acknowledgment a segment carries. Return: false when the segment
  * is to be dropped, or the connection ended.
  */
+/*
+ * An ACK answering a segment that cannot be right: one acknowledging what
+ * was never sent, or a pure ACK probing. At most one per half second per
+ * connection, as TCP's tcp_invalid_ratelimit: two ends that disagree (a
+ * forged segment moved one's rcv_nxt past the other's snd_nxt) would
+ * otherwise answer each other's answers without end.
+ */
+static void demo_seq_send_oow_ack(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	if (ssk->last_oow_ack &&
+	    time_before(jiffies, ssk->last_oow_ack + HZ / 2))
+		return;
+	ssk->last_oow_ack = jiffies ?: 1;
+	demo_seq_send_ack(sk);
+}
+
 static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
@@ -372,7 +390,7 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
 
 	if (demo_seq_after(ack, ssk->snd_nxt)) {
 		/* Acknowledges what was never sent. */
-		demo_seq_send_ack(sk);
+		demo_seq_send_oow_ack(sk);
 		return false;
 	}
 	/* An old acknowledgment: its window and SACK are stale. */
@@ -511,7 +529,7 @@ int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb)
 	 * its handshake ACK): answer, as TCP answers a keepalive.
 	 */
 	if (cb->seq == ssk->rcv_nxt - 1)
-		demo_seq_send_ack(sk);
+		demo_seq_send_oow_ack(sk);
 
 discard:
 	consume_skb(skb);

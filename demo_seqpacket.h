@@ -80,6 +80,8 @@ enum {
  * @rtx_timer: retransmission, SYN retries, zero-window probe, FIN_WAIT2
  * @delack_timer: delayed acknowledgment
  * @deferred: DEMO_SEQ_*_DEFERRED bits, set by timers, atomic
+ * @last_oow_ack: jiffies of the last ACK answering a segment that cannot
+ *	be right (see demo_seq_send_oow_ack()), 0 if none yet
  */
 struct demo_seq_sock {
 	struct demo_sock	dsk;
@@ -116,6 +118,7 @@ struct demo_seq_sock {
 	struct timer_list	rtx_timer;
 	struct timer_list	delack_timer;
 	unsigned long		deferred;
+	unsigned long		last_oow_ack;
 };
 
 static inline struct demo_seq_sock *demo_seq_sk(const struct sock *sk)

@@ -40,7 +40,10 @@
  *   dRcvbufErrors == 0 (paced)
  *   dInSegs       == valid segments injected + segments the injector's own
  *                    sockets sent (its dOutSegs + dRetransSegs; resets
- *                    included in OutSegs), as nothing else sends to the target
+ *                    included in OutSegs) - what veth_a dropped (the
+ *                    target's backlog full under load; injected packets
+ *                    are never among them, the capture sees each one),
+ *                    as nothing else sends to the target
  *   dOutRsts      == valid non-RST segments for an unknown connection
  *                    (phases without the sacrificial connection)
  *   dInDupSegs    == duplicates and segments below rcv_nxt on the live
@@ -343,7 +346,7 @@ struct other {			/* a captured packet the fuzzer did not send */
 };
 
 struct ctr {			/* counters of a phase */
-	long b[16], a[2];
+	long b[16], a[3];
 };
 
 static const char *const ctr_b[] = {
@@ -695,6 +698,39 @@ static void csum_ab(struct pf *pf, uint8_t *p, size_t len)
 
 /* --- phase accounting ------------------------------------------------------- */
 
+/*
+ * Packets veth_a dropped on the way to B (B's backlog full under load):
+ * the transmit "drop" column of /proc/net/dev in A; -1 if unreadable.
+ */
+static long veth_a_drops(void)
+{
+	int cur = ns_save();
+	char line[512];
+	long v = -1, f[16];
+	FILE *f_dev;
+
+	if (cur < 0 || demo_netns_enter(NS_A)) {
+		ns_restore(cur);
+		return -1;
+	}
+	f_dev = fopen("/proc/net/dev", "re");
+	while (f_dev && fgets(line, sizeof(line), f_dev)) {
+		char *p = strstr(line, "veth_a:");
+
+		if (!p)
+			continue;
+		if (sscanf(p + 7, "%ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld",
+			   &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6],
+			   &f[7], &f[8], &f[9], &f[10], &f[11]) == 12)
+			v = f[11];
+		break;
+	}
+	if (f_dev)
+		fclose(f_dev);
+	ns_restore(cur);
+	return v;
+}
+
 static void ctr_read(struct ctr *c)
 {
 	int i;
@@ -703,6 +739,7 @@ static void ctr_read(struct ctr *c)
 		c->b[i] = ns_stat(NS_B, ctr_b[i]);
 	c->a[0] = ns_stat(NS_A, "OutSegs");
 	c->a[1] = ns_stat(NS_A, "RetransSegs");
+	c->a[2] = veth_a_drops();
 }
 
 static void phase_begin(struct pf *pf, struct ctr *c0)
@@ -772,8 +809,9 @@ static int phase_end(struct pf *pf, const char *name, const struct ctr *c0,
 		drain_dgram(pf);
 #define D(i) (c1.b[i] - c0->b[i])
 		ins = D(C_INSEGS);
+		/* what A's sockets sent, less what veth_a dropped */
 		ins_want = pf->p.valid_seq + (c1.a[0] - c0->a[0]) +
-			   (c1.a[1] - c0->a[1]);
+			   (c1.a[1] - c0->a[1]) - (c1.a[2] - c0->a[2]);
 		bad = (D(C_INERR) != pf->p.inerr) << 0 |
 		      (D(C_CSUM) != pf->p.csum) << 1 |
 		      (D(C_NOPORTS) != pf->p.noports) << 2 |
