@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run one command as root inside a throw-away QEMU guest whose root is the
-# host's / (read-only, over 9p).  See usage() for the exit-code contract.
+# Run one command as root inside a throw-away virtme-ng (vng) guest: the
+# host's / read-only over 9p with vng's writable overlays (/etc, /lib,
+# /usr, /var, /tmp, ...), the caller's cwd, OUTDIR shared read-write.
+# See usage() for the exit-code contract.
 set -euo pipefail
 
 me=vm-run
@@ -10,19 +12,21 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 usage() {
 	cat <<EOF
-Usage: $me.sh [-k KVER | -K BZIMAGE] [-o OUTDIR] [-t TIMEOUT_SEC] [-m MEM_MB] [--] CMD [ARGS...]
-  -k KVER     kernel from /boot/vmlinuz-KVER (default: newest installed)
-  -K BZIMAGE  kernel image (KVER read from the image unless -k is given)
-  -o OUTDIR   results dir, the guest's rw /tmp/out (default: mktemp -d)
+Usage: $me.sh [-k KVER | -K KERNEL] [-o OUTDIR] [-t TIMEOUT_SEC] [-m MEM_MB] [--] CMD [ARGS...]
+  -k KVER     kernel /boot/vmlinuz-KVER (default: newest installed)
+  -K KERNEL   a bzImage, or a kernel build tree (vng --run's argument)
+  -o OUTDIR   results dir, shared read-write (default: mktemp -d)
   -t SEC      host-side timeout (default 600)   -m MB  guest RAM (default 1536)
-Runs CMD in the guest in the caller's cwd; output goes to the console.
-OUTDIR gets console.log, dmesg.txt, exit-status and result
-(status=<rc|none>, logcheck=<clean|dirty>).
+Runs CMD in the guest in the caller's cwd, with \$AFDEMO_OUT=OUTDIR; its
+output goes to stdout, the guest's console (kernel messages) to
+OUTDIR/console.log.  OUTDIR gets console.log, dmesg.txt, exit-status,
+runner and result (status=<rc|none>, logcheck=<clean|dirty>).
 Exit: CMD's rc if the kernel log is clean; 126 if rc was 0 but the log is
-dirty; 125 if the guest gave no status (panic, timeout, qemu failure)
-or on usage errors.
-Env: AFDEMO_ACCEL=kvm (default tcg), AFDEMO_TCG_THREAD=multi (default single), AFDEMO_APPEND (extra kernel args),
-AFDEMO_OOPS_PANIC=0 (don't panic on oops), AFDEMO_* are passed to CMD.
+dirty; 125 if the guest gave no status (panic, timeout, vng failure) or on
+usage errors.
+Env: AFDEMO_ACCEL=tcg|kvm|auto (default auto: KVM only if /dev/kvm answers
+a short probe), AFDEMO_APPEND (extra kernel args), AFDEMO_OOPS_PANIC=0
+(don't panic on oops); AFDEMO_* are passed to CMD.
 EOF
 	exit "${1:-125}"
 }
@@ -34,11 +38,11 @@ die() {
 	exit 125
 }
 
-kver='' kernel='' kernel_opt='' outdir='' timeout=600 mem=1536
+kver='' kernel='' outdir='' timeout=600 mem=1536
 while getopts k:K:o:t:m:h opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
-	K) kernel=$OPTARG kernel_opt=1 ;;
+	K) kernel=$OPTARG ;;
 	o) outdir=$OPTARG ;;
 	t) timeout=$OPTARG ;;
 	m) mem=$OPTARG ;;
@@ -50,27 +54,16 @@ shift $((OPTIND - 1))
 [ $# -ge 1 ] || usage
 [[ $timeout =~ ^[0-9]+$ && $mem =~ ^[0-9]+$ ]] || usage
 
-[ -n "$outdir" ] || outdir=$(mktemp -d /tmp/afdemo-vm.XXXXXX)
+[ -n "$outdir" ] || outdir=$(mktemp -d /var/tmp/afdemo-vm.XXXXXX)
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
-rm -f "$outdir"/{console.log,dmesg.txt,exit-status,result,.guest-cmd}
+rm -f "$outdir"/{console.log,dmesg.txt,exit-status,result,runner,.guest-cmd,.vpid,.timedout}
 
-command -v qemu-system-x86_64 >/dev/null ||
-	die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
-
-# KVER of a bzImage: the version string pointed to by the setup header.
-bzimage_kver() {
-	local off
-	[ "$(dd if="$1" bs=1 skip=514 count=4 2>/dev/null)" = HdrS ] || return 1
-	off=$(od -An -tu2 -j 526 -N 2 "$1" | tr -d ' ')
-	dd if="$1" bs=1 skip=$((off + 512)) count=200 2>/dev/null |
-		tr '\0' '\n' | head -n1 | cut -d' ' -f1
-}
+command -v vng >/dev/null || die "vng not found (scripts/deps.sh installs virtme-ng)"
 
 if [ -n "$kernel" ]; then
 	[ -r "$kernel" ] || die "cannot read kernel $kernel"
-	[ -n "$kver" ] || kver=$(bzimage_kver "$kernel") ||
-		die "cannot read the version of $kernel; pass -k KVER"
+	kernel=$(cd "$(dirname "$kernel")" && pwd)/$(basename "$kernel")
 else
 	if [ -z "$kver" ]; then
 		kver=$(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' |
@@ -81,39 +74,25 @@ else
 	[ -r "$kernel" ] || die "cannot read $kernel"
 fi
 
-initrd=$("$here/vm-initramfs.sh" "$kver") || die "initramfs build failed"
-
-# Debian's bzImages decompress slowly under TCG (xz: ~3.5 s): boot the
-# uncompressed vmlinux through its PVH entry point instead, cached beside
-# the initramfs.  Falls back to the bzImage.
-pvh_vmlinux() {
-	local img=$1 out off len dec
-	out=$(dirname "$initrd")/vmlinux-$kver
-	grep -qx CONFIG_PVH=y "/boot/config-$kver" 2>/dev/null || return 1
-	if [ ! -s "$out" ] || [ "$img" -nt "$out" ]; then
-		# setup_sects (0x1f1), payload_offset (0x248), payload_length (0x24c)
-		off=$(od -An -tu1 -j 497 -N1 "$img" | tr -d ' ')
-		off=$(((off + 1) * 512 + $(od -An -tu4 -j 584 -N4 "$img" | tr -d ' ')))
-		len=$(od -An -tu4 -j 588 -N4 "$img" | tr -d ' ')
-		case $(od -An -tx1 -j "$off" -N2 "$img" | tr -d ' ') in
-		fd37) dec="xz -dc --single-stream" ;;
-		28b5) dec="zstd -qdc" ;;
-		1f8b) dec="gzip -dc" ;;
-		*) return 1 ;;
-		esac
-		# (zstd/gzip complain about the appended size field: ignore)
-		tail -c +$((off + 1)) "$img" | head -c "$len" | $dec >"$out.$$" 2>/dev/null || true
-		[ "$(od -An -c -N4 "$out.$$" | tr -d ' ')" = '177ELF' ] ||
-			{ rm -f "$out.$$"; return 1; }
-		mv -f "$out.$$" "$out"
-	fi
-	echo "$out"
-}
-if [ -z "$kernel_opt" ] && vmlinux=$(pvh_vmlinux "$kernel"); then
-	kernel=$vmlinux
+# KVM only where it works: nested KVM can hang, so a guest must come up
+# and exit under it within a short bound first (once per boot of the host).
+accel=${AFDEMO_ACCEL:-auto}
+if [ "$accel" = auto ]; then
+	accel=$("$here/kvm-probe.sh" "$kernel")
 fi
+case $accel in
+kvm) accel_args=() ;;
+tcg)
+	# Single-threaded TCG: with thread=multi a guest occasionally
+	# oopsed on an int3 left by live text patching (static keys) in
+	# code another vCPU was running; lanes run side by side anyway.
+	accel_args=(--disable-kvm --qemu-opts="-accel tcg,thread=single")
+	;;
+*) die "AFDEMO_ACCEL must be tcg, kvm or auto" ;;
+esac
 
-# The guest-side wrapper: clean env, the caller's cwd, then exec CMD.
+# The guest-side wrapper: the environment, the caller's cwd, then CMD
+# under scripts/vm-guest.sh, which records its status and the kernel log.
 q() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
 {
 	echo "# generated by $me.sh"
@@ -122,89 +101,91 @@ q() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
 	while IFS= read -r var; do
 		[[ $var == AFDEMO_* ]] && echo "export $var=$(q "${!var}")"
 	done < <(compgen -e)
-	echo "export AFDEMO_OUT=/tmp/out"
+	echo "export AFDEMO_OUT=$(q "$outdir")"
 	echo "cd $(q "$PWD") || exit 125"
-	printf 'exec'
+	printf 'exec %s' "$(q "$here/vm-guest.sh")"
 	for a in "$@"; do printf ' %s' "$(q "$a")"; done
 	echo
 } >"$outdir/.guest-cmd"
 
-# acpi=noirq: PCI IRQ routing from the PIRQ table, not ACPI AML, which is
-# very slow under TCG with slub_debug=U (~2-4 s per PCI device).
-append="console=ttyS0 panic=-1 kfence.sample_interval=100"
-# The debug kernel (scripts/debug-kernel.sh) has KASAN, which catches what
-# slub_debug does; slub_debug on top of it would halve its speed again.
-case $kver in
-*-afdemo-debug) ;;
-*) append+=" slub_debug=FZPU" ;;
-esac
-append+=" acpi=noirq"
+# acpi=noirq: PCI IRQ routing without ACPI's AML, which is slow under TCG
+# with slub_debug.  loglevel=4 after vng's "debug": errors and worse reach
+# the console (the whole log is in dmesg.txt).
+append="acpi=noirq loglevel=4 kfence.sample_interval=100"
+# The debug kernel has KASAN, which catches what slub_debug does; slub_debug
+# on top of it would halve its speed again.
+[ -d "$kernel" ] && [ -e "$kernel/.config" ] &&
+	grep -q '^CONFIG_KASAN=y' "$kernel/.config" || append+=" slub_debug=FZPU"
 [ "${AFDEMO_OOPS_PANIC:-1}" = 0 ] || append+=" oops=panic"
 append+=" random.trust_cpu=on log_buf_len=4M ${AFDEMO_APPEND:-}"
 
-if [ "${AFDEMO_ACCEL:-tcg}" = kvm ]; then
-	accel=(-accel kvm -cpu host)
-else
-	# Single-threaded TCG by default: with thread=multi a guest
-	# occasionally oopsed on an int3 left by live text patching
-	# (static keys) in code another vCPU was running.
-	accel=(-accel "tcg,thread=${AFDEMO_TCG_THREAD:-single}" -cpu max)
-fi
+vng_version=$(vng --version 2>/dev/null | head -n 1)
+echo "runner: $vng_version, kernel $kernel, accel $accel" | tee "$outdir/runner"
 
-# qboot: faster than SeaBIOS and prints no terminal-resetting escapes.
-bios=()
-[ ! -f /usr/share/qemu/qboot.rom ] || bios=(-bios /usr/share/qemu/qboot.rom)
-
-qemu=(qemu-system-x86_64 -nodefaults -nographic -no-reboot -no-user-config
-	"${accel[@]}" -smp 2 -m "$mem"
-	-kernel "$kernel" -initrd "$initrd" -append "$append"
-	-chardev "stdio,id=con,signal=off,logfile=$outdir/console.log"
-	-serial chardev:con
-	-chardev "file,id=status,path=$outdir/exit-status"
-	-serial chardev:status
-	-device virtio-rng-pci
-	"${bios[@]}"
-	-fsdev "local,id=hostroot,path=/,readonly=on,security_model=none,multidevs=remap"
-	-device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
-	-fsdev "local,id=out,path=$outdir,security_model=none"
-	-device "virtio-9p-pci,fsdev=out,mount_tag=out")
-
-# In the background so that INT/TERM reach the trap and stop QEMU.
-timeout -k 10 "$timeout" "${qemu[@]}" </dev/null &
-qpid=$!
-interrupted=''
-trap 'interrupted=1; kill -TERM "$qpid" 2>/dev/null' INT TERM HUP
-qrc=0
-wait "$qpid" || qrc=$?
-while kill -0 "$qpid" 2>/dev/null; do
-	qrc=0
-	wait "$qpid" || qrc=$?
+# The 9p root (--force-9p: no virtiofsd here).  vng 1.35 checks a relative
+# guest path against its own cwd, so shares are named GUEST=HOST, absolute.
+vng=(vng --run "$kernel" --force-9p --verbose "${accel_args[@]}"
+	--cpus 2 --memory "${mem}M" --append "$append"
+	--rwdir "$outdir=$outdir")
+for d in ${AFDEMO_RWDIRS:-}; do
+	vng+=(--rwdir "$d=$d")
 done
-trap - INT TERM HUP
+vng+=(--exec "sh $(q "$outdir/.guest-cmd")")
 
-status=$(tr -d '\r' <"$outdir/exit-status" 2>/dev/null |
-	sed -n 's/^AFDEMO-EXIT \([0-9]*\)$/\1/p' | tail -n1)
+# vng's stdout is CMD's; its stderr the console and vng's own messages.
+# Both through pipes: QEMU opens /proc/self/fd/1 and 2 once per chardev,
+# and on a regular file each would write from offset 0 over the others.
+# In its own session (pid in .vpid) so that a timeout or INT/TERM stops
+# QEMU with it.
+(
+	setsid sh -c 'echo $$ >"$0/.vpid"; exec "$@"' "$outdir" "${vng[@]}" \
+		</dev/null 2> >(cat >"$outdir/console.log") | cat
+) &
+ppid=$!
+for _ in $(seq 100); do
+	[ ! -s "$outdir/.vpid" ] || break
+	sleep 0.1
+done
+vpid=$(cat "$outdir/.vpid" 2>/dev/null || true)
+[ -n "$vpid" ] || die "vng did not start"
+interrupted='' timedout=''
+trap 'interrupted=1; kill -TERM -- "-$vpid" 2>/dev/null' INT TERM HUP
+(
+	sleep "$timeout"
+	kill -TERM -- "-$vpid" 2>/dev/null && touch "$outdir/.timedout"
+	sleep 10
+	kill -KILL -- "-$vpid" 2>/dev/null
+) &
+wpid=$!
+while kill -0 "$ppid" 2>/dev/null; do
+	wait "$ppid" || true
+done
+kill "$wpid" 2>/dev/null || true
+wait "$wpid" 2>/dev/null || true
+trap - INT TERM HUP
+[ ! -e "$outdir/.timedout" ] || timedout=1
+rm -f "$outdir/.timedout" "$outdir/.vpid"
+
+status=$(sed -n 's/^AFDEMO-EXIT \([0-9]*\)$/\1/p' "$outdir/exit-status" 2>/dev/null |
+	tail -n1)
 logcheck=clean
 "$here/logscan.sh" "$outdir" >&2 || logcheck=dirty
 printf 'status=%s\nlogcheck=%s\n' "${status:-none}" "$logcheck" >"$outdir/result"
 
 if [ -z "$status" ]; then
-	err=$(tr -d '\r' <"$outdir/exit-status" 2>/dev/null |
-		sed -n 's/^AFDEMO-ERROR //p' | tail -n1)
 	panic=$(tr -d '\r' <"$outdir/console.log" 2>/dev/null |
 		grep -a -m1 'Kernel panic' || true)
 	if [ -n "$interrupted" ]; then
 		reason="interrupted"
-	elif [ -n "$err" ]; then
-		reason="guest init failed: $err"
 	elif [ -n "$panic" ]; then
 		reason="guest kernel panicked: ${panic#*] }"
-	elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	elif [ -n "$timedout" ]; then
 		reason="timed out after ${timeout}s"
 	else
-		reason="qemu exited with $qrc without a guest status"
+		reason="vng exited without a guest status"
 	fi
 	echo "$me: FAIL: no exit status from the guest: $reason (logs: $outdir)" >&2
+	tail -n 20 "$outdir/console.log" >&2 2>/dev/null || true
 	exit 125
 fi
 if [ "$logcheck" = dirty ]; then
