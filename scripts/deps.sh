@@ -17,7 +17,7 @@ PACKAGES="
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-image-6.12-rt-amd64 linux-headers-6.12-rt-amd64
 	linux-source-6.12
-	qemu-system-x86 busybox-static debian-archive-keyring
+	qemu-system-x86 debian-archive-keyring
 	python3 python3-argcomplete python3-pkg-resources python3-requests file
 	iproute2 socat strace sparse
 	dkms dh-dkms debhelper dpkg-dev fakeroot mandoc

@@ -2,37 +2,52 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The whole test suite, as CI runs it:
-#   1. install what is missing (scripts/deps.sh);
-#   2. build the module for every kernel of the matrix (W=1, warnings are
-#      errors), the selftests and the examples;
-#   3. make lint: checkpatch --strict and sparse;
-#   4. boot a QEMU guest on each kernel and run selftests/run_guest.sh there;
-#      each guest's kernel log must be clean.
-# The kernels are the Debian 6.1 and 6.12 kernels (scripts/kernels.sh) and
-# a debug kernel (KASAN, lockdep, kmemleak, KFENCE, UBSAN, KUnit, ...) that
-# scripts/debug-kernel.sh builds from linux-source-6.12 and caches.
-# Each build, lint and kernel-log check counts as one case next to the
-# selftest cases. The last line is "N passed, N failed, N skipped"; the
-# exit status is non-zero if anything failed or a VM gave no status.
+#   1. install what is missing (scripts/deps.sh: Debian's kernels, QEMU,
+#      virtme-ng, the packaging tools);
+#   2. build the module for every Debian kernel of the matrix (W=1,
+#      warnings are errors), the selftests and the examples; make lint
+#      (checkpatch --strict, sparse, the man page); the install, DKMS and
+#      package checks (scripts/install-test.sh, nothing is loaded here);
+#   3. the kernel lanes, each a virtme-ng guest (scripts/vm-run.sh) running
+#      selftests/run_guest.sh, whose kernel log must be clean:
+#        Debian 6.1, 6.12 and 6.12 PREEMPT_RT (scripts/kernels.sh),
+#        debug    linux-source-6.12 with KASAN, lockdep, kmemleak, KUnit ...
+#        mainline the newest linux-source-N.M in Debian's archive
+#      (both built and cached by scripts/build-kernel.sh).
+# Lanes run side by side, AFDEMO_PARALLEL_VMS guests at a time (default:
+# one per CPU), the longest first as soon as its kernel is built; the
+# kernel builds run one at a time alongside.
 #
-# Env: KVERS="ver ..." to test other installed kernels; AFDEMO_DEBUG_KERNEL=0
-# to skip the debug kernel; AFDEMO_VM_TIMEOUT (seconds per VM, default 3600);
-# AFDEMO_PARALLEL_VMS=0 to run the guests one after the other (the default
-# with two or more CPUs runs the debug kernel's guest alongside).
+# Which programs run where: every lane runs the whole suite except plain
+# Debian 6.12, which runs the functional programs only (FUNCTIONAL below):
+# the same 6.12 source runs the long adversarial programs twice already,
+# under the sanitizers (debug) and with PREEMPT_RT's sleeping locks and
+# threaded softirqs (rt).
+#
+# Each build, lint, packaging and kernel-log check counts as one case next
+# to the selftest cases. The last line is "N passed, N failed, N skipped";
+# the exit status is non-zero if anything failed or a guest gave no status.
+#
+# Env:
+#   KDIR=<kernel build tree>   test a kernel you built (arch/x86/boot/bzImage
+#                              in it): its lane only, the whole suite
+#   KVERS="ver ..."            these installed Debian kernels only
+#   AFDEMO_DEBUG_KERNEL=0, AFDEMO_MAINLINE_KERNEL=0   skip those lanes
+#   AFDEMO_VM_TIMEOUT (seconds per guest, default 3600),
+#   AFDEMO_PARALLEL_VMS (guests at a time, default nproc)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 results=build/results
-passed=0 failed=0 skipped=0
+cases=$results/cases.txt
 
-# case NAME RC: one result line in the style of TAP.
+# case_result NAME RC: one result line in the style of TAP, also recorded
+# in $cases (background lanes append to it too).
 case_result() {
 	if [ "$2" = 0 ]; then
-		passed=$((passed + 1))
-		echo "ok - $1"
+		echo "ok - $1" | tee -a "$cases"
 	else
-		failed=$((failed + 1))
-		echo "not ok - $1"
+		echo "not ok - $1" | tee -a "$cases"
 	fi
 }
 
@@ -54,104 +69,198 @@ if ! scripts/deps.sh; then
 	exit 1
 fi
 rm -rf "$results"
-mkdir -p "$results"
+mkdir -p "$results/lanes"
+: >"$cases"
 
-kvers=${KVERS:-$(scripts/kernels.sh)}
-echo "kernels: $kvers"
+# The programs of the functional lane (see above).
+FUNCTIONAL="demo_dgram demo_module demo_socat demo_install demo_kunit demo_seqpacket"
+
+# The lanes: NAME|VM-RUN KERNEL ARGS|TESTS ("" for all).
+own_kdir=${KDIR:-}
+if [ -n "$own_kdir" ]; then
+	kvers=${KVERS:-}
+	AFDEMO_DEBUG_KERNEL=0
+	AFDEMO_MAINLINE_KERNEL=0
+else
+	kvers=${KVERS:-$(scripts/kernels.sh)}
+fi
+echo "Debian kernels: ${kvers:-none}${own_kdir:+; own kernel tree: $own_kdir}"
 
 for k in $kvers; do
 	run "build_modules_$k" make modules KVER="$k"
 done
-
-# The debug kernel: built from linux-source-6.12 (cached), a third lane.
-dbg=
-if [ "${AFDEMO_DEBUG_KERNEL:-1}" = 1 ]; then
-	echo "== debug kernel (cached after the first build)"
-	log=$results/build_debug_kernel.log
-	# Its progress is worth seeing: a cold build takes a while.
-	scripts/debug-kernel.sh 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
-	case_result build_debug_kernel "$rc"
-	if [ "$rc" = 0 ]; then
-		eval "$(grep -E '^(BZIMAGE|KDIR|KVER)=' "$log")"
-		dbg=$KVER
-		dbg_image=$BZIMAGE
-		dbg_kdir=$KDIR
-		run "build_modules_$dbg" make modules KDIR="$dbg_kdir"
-	fi
-fi
-
 run build_selftests make selftests
 run build_examples make examples
 run lint_checkpatch make checkpatch
 for k in $kvers; do
 	run "lint_sparse_$k" make "sparse-$k" KVER="$k"
 done
-[ -z "$dbg" ] || run "lint_sparse_$dbg" make "sparse-$dbg" KDIR="$dbg_kdir"
+if [ -z "$own_kdir" ]; then
+	run lint_man make man-lint
+	# Install, DKMS and the Debian package, on this machine (nothing is
+	# loaded): one case per check it prints.
+	scripts/install-test.sh >"$results/install-test.log" 2>&1
+	sed -n -E 's/^(not )?ok - (.*)$/\1ok - install_\2/p' \
+		"$results/install-test.log" | tee -a "$cases"
+	grep -qE '^(not )?ok - ' "$results/install-test.log" ||
+		case_result install_test 1
+fi
 
-# vm_suite NAME VM-RUN-ARGS...: the selftests in one guest; results in
-# $results/NAME (vm_checks reads them).
-vm_suite() {
-	local name=$1 out=$results/$1
+# A lane whose kernel is built here: build it (one build at a time), the
+# module and sparse against it, then queue its guest.  Runs in the
+# background; "ready" or "failed" in $results/lanes/NAME.state.
+tree_lane() {
+	local name=$1 kdir=$2 flavour=${3:-} log kver rc state=failed
 
-	shift
-	mkdir -p "$out"
-	echo "== selftests on $name"
-	scripts/vm-run.sh "$@" -o "$out" -t "${AFDEMO_VM_TIMEOUT:-3600}" \
-		-- selftests/run_guest.sh
+	log=$results/build_${name}_kernel.log
+	if [ -n "$flavour" ]; then
+		exec 8>"$results/.kernel-build.lock"
+		flock 8
+		scripts/build-kernel.sh "$flavour" >"$log" 2>&1
+		rc=$?
+		exec 8>&-
+		case_result "build_${name}_kernel" "$rc"
+		[ "$rc" = 0 ] || { tail -n 20 "$log"; echo failed >"$results/lanes/$name.state"; return; }
+		kdir=$(sed -n 's/^KDIR=//p' "$log" | tail -n 1)
+	fi
+	kver=$(make -s -C "$kdir" kernelrelease 2>/dev/null)
+	if run "build_modules_$kver" make modules KDIR="$kdir" &&
+	   run "lint_sparse_$kver" make "sparse-$kver" KDIR="$kdir"; then
+		state=ready
+	fi
+	echo "$kdir" >"$results/lanes/$name.kdir"
+	echo "$state" >"$results/lanes/$name.state"
 }
 
-# vm_checks NAME: the guest's own checks: it returned a status, and its
-# kernel log is clean.
-vm_checks() {
-	local out=$results/$1 status logcheck
+# Lanes in the order they should start: the longest first.
+lanes=()
+if [ -n "$own_kdir" ]; then
+	lanes+=(own)
+	tree_lane own "$own_kdir" &
+fi
+if [ "${AFDEMO_DEBUG_KERNEL:-1}" = 1 ]; then
+	lanes+=(debug)
+	tree_lane debug "" debug &
+fi
+if [ "${AFDEMO_MAINLINE_KERNEL:-1}" = 1 ]; then
+	lanes+=(mainline)
+	tree_lane mainline "" mainline &
+fi
+for k in $kvers; do
+	case $k in *-rt-*) lanes+=("$k") ;; esac
+done
+for k in $kvers; do
+	case $k in *-rt-*) ;; *) lanes+=("$k") ;; esac
+done
+for k in $kvers; do
+	if grep -qx "ok - build_modules_$k" "$cases"; then
+		echo ready >"$results/lanes/$k.state"
+	else
+		echo failed >"$results/lanes/$k.state"
+	fi
+done
 
+# vm_lane NAME: the selftests in one guest; results in $results/NAME, its
+# output in $results/vm_NAME.log; then the guest's own checks: it
+# returned a status, and its kernel log is clean.
+vm_lane() {
+	local name=$1 out=$results/$1 kargs tests=() status logcheck kdir append=quiet
+
+	case $name in
+	own|debug|mainline)
+		kdir=$(cat "$results/lanes/$name.kdir")
+		kargs=(-K "$kdir")
+		# KUnit is built in but off by default: on for the run.
+		grep -q '^CONFIG_KUNIT=y' "$kdir/.config" 2>/dev/null &&
+			append+=" kunit.enable=1"
+		;;
+	*)
+		kargs=(-k "$name")
+		;;
+	esac
+	case $name in
+	*-rt-*|own|debug|mainline) ;;
+	*.*.*-amd64)
+		# The plain Debian 6.12 lane runs the functional programs only.
+		case $name in 6.12.*) read -ra tests <<<"$FUNCTIONAL" ;; esac
+		;;
+	esac
+	mkdir -p "$out"
+	AFDEMO_APPEND=$append AFDEMO_RWDIRS="$PWD/build" \
+		scripts/vm-run.sh "${kargs[@]}" -o "$out" \
+		-t "${AFDEMO_VM_TIMEOUT:-3600}" -- selftests/run_guest.sh "${tests[@]}" \
+		>"$results/vm_$name.log" 2>&1
 	status=$(sed -n 's/^status=//p' "$out/result" 2>/dev/null)
 	logcheck=$(sed -n 's/^logcheck=//p' "$out/result" 2>/dev/null)
-	case_result "vm_returned_status_$1" "$([ -n "$status" ] && [ "$status" != none ]; echo $?)"
-	case_result "kernel_log_clean_$1" "$([ "$logcheck" = clean ]; echo $?)"
+	{
+		echo "== lane $name: $(cat "$out/runner" 2>/dev/null)"
+		cat "$results/vm_$name.log"
+		echo "== lane $name finished after $((SECONDS - ${2:-0}))s"
+	} >"$results/lane_$name.out"
+	echo "$((SECONDS - ${2:-0}))" >"$results/lanes/$name.secs"
+	case_result "vm_returned_status_$name" \
+		"$([ -n "$status" ] && [ "$status" != none ]; echo $?)" >>"$results/lane_$name.out"
+	case_result "kernel_log_clean_$name" \
+		"$([ "$logcheck" = clean ]; echo $?)" >>"$results/lane_$name.out"
 }
 
-# Each guest runs on one host CPU (single-threaded TCG): with two or more
-# CPUs the debug kernel's guest, the longest, runs alongside the others.
-dbg_pid=
-if [ -n "$dbg" ] && [ "${AFDEMO_PARALLEL_VMS:-$(($(nproc) >= 2))}" = 1 ]; then
-	echo "== selftests on $dbg, in the background (log: $results/vm_$dbg.log)"
-	# KUnit is built in but disabled by default: enable it for the run.
-	AFDEMO_APPEND="quiet kunit.enable=1" vm_suite "$dbg" -K "$dbg_image" \
-		>"$results/vm_$dbg.log" 2>&1 &
-	dbg_pid=$!
-fi
-names=()
-for k in $kvers; do
-	AFDEMO_APPEND=quiet vm_suite "$k" -k "$k"
-	names+=("$k")
-done
-if [ -n "$dbg_pid" ]; then
-	wait "$dbg_pid"
-	echo "== selftests on $dbg (from $results/vm_$dbg.log)"
-	cat "$results/vm_$dbg.log"
-	names+=("$dbg")
-elif [ -n "$dbg" ]; then
-	AFDEMO_APPEND="quiet kunit.enable=1" vm_suite "$dbg" -K "$dbg_image"
-	names+=("$dbg")
-fi
+# The scheduler: start the first ready lane whenever fewer than
+# $parallel guests run; a lane whose build failed is not run.
+parallel=${AFDEMO_PARALLEL_VMS:-$(nproc)}
+[ "$parallel" -ge 1 ] 2>/dev/null || parallel=1
+declare -A started=() pids=()
+pending=("${lanes[@]}")
 dirs=()
-for n in "${names[@]}"; do
-	vm_checks "$n"
-	dirs+=("$results/$n")
+while [ ${#pending[@]} -gt 0 ] || [ ${#pids[@]} -gt 0 ]; do
+	for n in "${!pids[@]}"; do
+		kill -0 "${pids[$n]}" 2>/dev/null && continue
+		wait "${pids[$n]}" 2>/dev/null
+		unset "pids[$n]"
+		cat "$results/lane_$n.out"
+	done
+	rest=()
+	for n in "${pending[@]}"; do
+		state=$(cat "$results/lanes/$n.state" 2>/dev/null || true)
+		if [ "$state" = failed ]; then
+			echo "== lane $n: not run, its build failed"
+			continue
+		fi
+		if [ "$state" = ready ] && [ ${#pids[@]} -lt "$parallel" ] &&
+		   [ -z "${started[$n]:-}" ]; then
+			echo "== lane $n started at ${SECONDS}s"
+			started[$n]=$SECONDS
+			vm_lane "$n" "$SECONDS" &
+			pids[$n]=$!
+			dirs+=("$results/$n")
+			continue
+		fi
+		rest+=("$n")
+	done
+	pending=("${rest[@]}")
+	[ ${#pending[@]} -gt 0 ] || [ ${#pids[@]} -gt 0 ] || break
+	sleep 2
 done
+wait
 
-echo "== selftest results"
-summary=$(scripts/tap-summary.sh "${dirs[@]}" 2>&1)
-echo "$summary"
-read -r _ p f s <<<"$(tail -n 1 <<<"$summary")"
-passed=$((passed + ${p:-0}))
-failed=$((failed + ${f:-1}))
-skipped=$((skipped + ${s:-0}))
+passed=$(grep -c '^ok - ' "$cases")
+failed=$(grep -c '^not ok - ' "$cases")
+skipped=0
+if [ ${#dirs[@]} -gt 0 ]; then
+	echo "== selftest results"
+	summary=$(scripts/tap-summary.sh "${dirs[@]}" 2>&1)
+	echo "$summary"
+	read -r _ p f s <<<"$(tail -n 1 <<<"$summary")"
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-1}))
+	skipped=$((skipped + ${s:-0}))
+fi
+# A lane that was planned but never ran is a failure.
+for n in "${lanes[@]}"; do
+	[ -n "${started[$n]:-}" ] || { echo "not ok - lane_$n (not run)"; failed=$((failed + 1)); }
+done
 
 # The figures the adversarial tests print ("# figure: NAME VALUE"), summed
-# per kernel, for the README.
+# per kernel, for the README; and each lane's time.
 echo "== figures"
 for d in "${dirs[@]}"; do
 	printf '%s:' "$(basename "$d")"
@@ -161,6 +270,10 @@ for d in "${dirs[@]}"; do
 		sort | tr '\n' ' '
 	echo
 done | tee "$results/figures.txt"
+echo "== lane times"
+for n in "${lanes[@]}"; do
+	echo "$n: started at ${started[$n]:-?}s, took $(cat "$results/lanes/$n.secs" 2>/dev/null || echo '?')s"
+done | tee "$results/lane-times.txt"
 
 echo "total time ${SECONDS}s"
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Self-check of the QEMU harness (vm-run.sh, vm-init.sh, logscan.sh) on
-# each installed kernel: exit codes, panic/timeout handling, log scan,
-# host binaries, netns/veth and netem inside the guest.
+# Self-check of the VM harness (vm-run.sh over virtme-ng, vm-guest.sh,
+# logscan.sh) on each installed kernel: exit codes, panic/timeout
+# handling, log scan, host binaries, netns/veth and netem inside the guest.
+# Not part of the test command (about 7 minutes per kernel under TCG).
 set -euo pipefail
 
 me=vm-selfcheck
@@ -96,9 +97,9 @@ echo out-share-works >"$AFDEMO_OUT/written-by-guest.txt"'
 
 for kver in "${kvers[@]}"; do
 	check uname 0 -t 300 uname -r
-	tr -d '\r' <"$logs/$kver/uname/console.log" | grep -qxF "$kver" || {
+	tr -d '\r' <"$logs/$kver/uname.log" | grep -qxF "$kver" || {
 		fail=$((fail + 1))
-		echo "FAIL $kver uname-output (no '$kver' line in console.log)"
+		echo "FAIL $kver uname-output (no '$kver' line in uname.log)"
 	}
 	boot_secs+=("$kver: ${secs}s")
 	check exit-3 3 -t 300 sh -c 'exit 3'
