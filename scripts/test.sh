@@ -193,7 +193,7 @@ vm_lane() {
 	status=$(sed -n 's/^status=//p' "$out/result" 2>/dev/null)
 	logcheck=$(sed -n 's/^logcheck=//p' "$out/result" 2>/dev/null)
 	{
-		echo "== lane $name: $(cat "$out/runner" 2>/dev/null)"
+		echo "== lane $name"
 		cat "$results/vm_$name.log"
 		echo "== lane $name finished after $((SECONDS - ${2:-0}))s"
 	} >"$results/lane_$name.out"

@@ -16,6 +16,7 @@ Usage: $me.sh [-k KVER | -K KERNEL] [-o OUTDIR] [-t TIMEOUT_SEC] [-m MEM_MB] [--
   -k KVER     kernel /boot/vmlinuz-KVER (default: newest installed)
   -K KERNEL   a bzImage, or a kernel build tree (vng --run's argument)
   -o OUTDIR   results dir, shared read-write (default: mktemp -d)
+  Env AFDEMO_RWDIRS: more host directories shared read-write (space-separated)
   -t SEC      host-side timeout (default 600)   -m MB  guest RAM (default 1536)
 Runs CMD in the guest in the caller's cwd, with \$AFDEMO_OUT=OUTDIR; its
 output goes to stdout, the guest's console (kernel messages) to
@@ -125,11 +126,16 @@ echo "runner: $vng_version, kernel $kernel, accel $accel" | tee "$outdir/runner"
 # The 9p root (--force-9p: no virtiofsd here).  vng 1.35 checks a relative
 # guest path against its own cwd, so shares are named GUEST=HOST, absolute.
 vng=(vng --run "$kernel" --force-9p --verbose "${accel_args[@]}"
-	--cpus 2 --memory "${mem}M" --append "$append"
-	--rwdir "$outdir=$outdir")
+	--cpus 2 --memory "${mem}M" --append "$append")
+# Read-write shares: $AFDEMO_RWDIRS, then OUTDIR unless it is inside one
+# (vng mounts them in this order: a parent mounted later would hide it).
+out_shared=''
 for d in ${AFDEMO_RWDIRS:-}; do
+	d=$(cd "$d" && pwd) || die "cannot read AFDEMO_RWDIRS entry $d"
 	vng+=(--rwdir "$d=$d")
+	case $outdir/ in "$d"/*) out_shared=1 ;; esac
 done
+[ -n "$out_shared" ] || vng+=(--rwdir "$outdir=$outdir")
 vng+=(--exec "sh $(q "$outdir/.guest-cmd")")
 
 # vng's stdout is CMD's; its stderr the console and vng's own messages.
