@@ -172,8 +172,9 @@ trap - INT TERM HUP
 [ ! -e "$outdir/.timedout" ] || timedout=1
 rm -f "$outdir/.timedout" "$outdir/.vpid"
 
-status=$(sed -n 's/^AFDEMO-EXIT \([0-9]*\)$/\1/p' "$outdir/exit-status" 2>/dev/null |
-	tail -n1)
+status=''
+[ ! -r "$outdir/exit-status" ] ||
+	status=$(sed -n 's/^AFDEMO-EXIT \([0-9]*\)$/\1/p' "$outdir/exit-status" | tail -n1)
 logcheck=clean
 "$here/logscan.sh" "$outdir" >&2 || logcheck=dirty
 printf 'status=%s\nlogcheck=%s\n' "${status:-none}" "$logcheck" >"$outdir/result"
