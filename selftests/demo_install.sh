@@ -90,11 +90,12 @@ result() {	# result STATUS(0 = pass, 1 = fail, 2 = skip) NAME [REASON]
 
 # run NAME FUNCTION: run one test case and report it
 run() {
-	local rc=0
+	local rc=0 t0=$SECONDS
 
 	diag "RUN $1"
 	skip_reason=
 	"$2" || rc=$?
+	diag "$1: $((SECONDS - t0))s"
 	result "$rc" "$1" "$skip_reason"
 }
 
