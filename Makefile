@@ -10,6 +10,18 @@
 #   make examples           the example programs
 #   make clean
 #
+# Installation, for one kernel: KVER (default: the running kernel, uname -r)
+# or KDIR. DESTDIR is honoured throughout.
+#
+#   make install            af_demo.ko in /lib/modules/<kver>/updates (then
+#                           depmod), the uapi header, the man page
+#   make uninstall          removes exactly those (then depmod)
+#   make dkms-install       the DKMS source tree, /usr/src/af_demo-<version>
+#   make dkms-uninstall
+#   make deb                the af-demo-dkms package, in build/deb/
+#   make man-lint           mandoc -Tlint on the man page
+#   make check-version      VERSION, dkms.conf and debian/changelog agree
+#
 # Each kernel gets its own build directory, build/<version>, holding links
 # to the sources, because kbuild writes its objects next to them.
 
@@ -44,7 +56,10 @@ LINUX_SOURCE_TAR ?= $(wildcard /usr/src/linux-source-6.12.tar.xz)
 TOOLS := $(BUILD)/tools
 CHECKPATCH := $(TOOLS)/scripts/checkpatch.pl
 
-.PHONY: all modules lint checkpatch sparse selftests examples clean FORCE
+.PHONY: all modules lint checkpatch sparse selftests examples clean FORCE \
+	install uninstall install-module uninstall-module install-headers \
+	uninstall-headers install-man uninstall-man dkms-install \
+	dkms-uninstall deb man-lint check-version
 
 all: modules
 
@@ -89,7 +104,7 @@ checkpatch: $(CHECKPATCH)
 		-f $(filter %.c %.h,$(MODULE_SRCS) $(TEST_MODULE_SRCS)) \
 		include/uapi/linux/af_demo.h
 
-lint: checkpatch sparse
+lint: checkpatch sparse man-lint
 
 selftests:
 	$(MAKE) -C selftests
@@ -99,6 +114,116 @@ examples: $(BUILD)/examples/demo_echo
 $(BUILD)/examples/%: examples/%.c include/uapi/linux/af_demo.h
 	@mkdir -p $(dir $@)
 	$(CC) -Wall -Wextra -Werror -O2 -Iinclude/uapi -o $@ $<
+
+# ---- installation ----------------------------------------------------------
+
+# The project's version: VERSION is the one source; dkms.conf and
+# debian/changelog must agree with it (check-version).
+VERSION := $(shell cat $(SRC)/VERSION)
+
+# install and uninstall act on one kernel: KVER (set from KDIR above when
+# KDIR is given), else the running kernel, not the test matrix.
+INSTALL_KVER := $(or $(KVER),$(shell uname -r))
+DEPMOD ?= $(firstword $(wildcard /sbin/depmod /usr/sbin/depmod) depmod)
+MAN_PAGES := man/af_demo.7
+
+MOD_DIR = $(DESTDIR)/lib/modules/$(INSTALL_KVER)/updates
+HDR_DIR = $(DESTDIR)/usr/include/linux
+MAN_DIR = $(DESTDIR)/usr/share/man/man7
+DKMS_DIR = $(DESTDIR)/usr/src/af_demo-$(VERSION)
+# What a DKMS build needs: Kbuild and the module's sources, no selftests/.
+DKMS_SRCS := dkms.conf $(MODULE_SRCS) include/uapi/linux/af_demo.h
+
+# depmod for INSTALL_KVER: the real tree, or DESTDIR's when it looks like a
+# module tree (has modules.order, as an installed kernel has); a bare
+# DESTDIR (packaging, tests) is left alone.
+define depmod
+	@if [ -z "$(DESTDIR)" ]; then \
+		echo "$(DEPMOD) -a $(INSTALL_KVER)"; \
+		$(DEPMOD) -a $(INSTALL_KVER); \
+	elif [ -e "$(DESTDIR)/lib/modules/$(INSTALL_KVER)/modules.order" ]; then \
+		echo "$(DEPMOD) -b $(abspath $(DESTDIR)) -a $(INSTALL_KVER)"; \
+		$(DEPMOD) -b "$(abspath $(DESTDIR))" -a $(INSTALL_KVER); \
+	fi
+endef
+
+# rmdir_empty DIR...: remove each DIR that is empty, deepest first.
+rmdir_empty = for d in $(1); do [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || true; done
+
+install: install-module install-headers install-man
+
+install-module: modules-$(INSTALL_KVER)
+	install -D -m 0644 $(BUILD)/$(INSTALL_KVER)/af_demo.ko $(MOD_DIR)/af_demo.ko
+	$(depmod)
+
+install-headers:
+	install -D -m 0644 include/uapi/linux/af_demo.h $(HDR_DIR)/af_demo.h
+
+install-man:
+	install -d $(MAN_DIR)
+	install -m 0644 $(MAN_PAGES) $(MAN_DIR)/
+
+uninstall: uninstall-module uninstall-headers uninstall-man
+
+# The directories install may have created go too when empty: updates/
+# always (no Debian kernel ships one), the rest only inside DESTDIR.
+uninstall-module:
+	rm -f $(MOD_DIR)/af_demo.ko
+	@$(call rmdir_empty,$(MOD_DIR) $(if $(DESTDIR),$(addprefix $(DESTDIR)/, \
+		lib/modules/$(INSTALL_KVER) lib/modules lib)))
+	$(depmod)
+
+uninstall-headers:
+	rm -f $(HDR_DIR)/af_demo.h
+	@$(if $(DESTDIR),$(call rmdir_empty,$(addprefix $(DESTDIR)/, \
+		usr/include/linux usr/include usr)))
+
+uninstall-man:
+	rm -f $(addprefix $(MAN_DIR)/,$(notdir $(MAN_PAGES)))
+	@$(if $(DESTDIR),$(call rmdir_empty,$(addprefix $(DESTDIR)/, \
+		usr/share/man/man7 usr/share/man usr/share usr)))
+
+# The DKMS source tree. Then, as root: dkms install af_demo/$(VERSION).
+dkms-install: check-version
+	@for f in $(DKMS_SRCS); do \
+		echo "install -D -m 0644 $$f $(DKMS_DIR)/$$f"; \
+		install -D -m 0644 $$f $(DKMS_DIR)/$$f || exit; done
+
+# Without DESTDIR, first what dkms built and installed from it.
+dkms-uninstall:
+	@if [ -z "$(DESTDIR)" ] && command -v dkms >/dev/null && \
+	    [ -n "$$(dkms status af_demo/$(VERSION) 2>/dev/null)" ]; then \
+		echo "dkms remove af_demo/$(VERSION) --all"; \
+		dkms remove af_demo/$(VERSION) --all; fi
+	rm -rf $(DKMS_DIR)
+
+# The af-demo-dkms package, built from a copy of the tree in build/deb/ so
+# that dpkg-buildpackage's output (written to the parent directory) and its
+# clean step stay inside build/.
+DEB_DIR := $(BUILD)/deb
+DEB_SRC := $(DEB_DIR)/af-demo-$(VERSION)
+deb: check-version
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	tar -C $(SRC) --exclude=./build --exclude=./.git -cf - . | tar -C $(DEB_SRC) -xf -
+	cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc
+	rm -rf $(DEB_SRC)
+	@ls -l $(DEB_DIR)
+
+MANDOC ?= mandoc
+man-lint:
+	$(MANDOC) -Tlint -W warning $(MAN_PAGES)
+
+check-version:
+	@dkms=$$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf); \
+	deb=$$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog); \
+	deb=$${deb#*:}; deb=$${deb%-*}; \
+	if [ "$$dkms" = "$(VERSION)" ] && [ "$$deb" = "$(VERSION)" ]; then \
+		echo "version $(VERSION): VERSION, dkms.conf and debian/changelog agree"; \
+	else \
+		echo "version mismatch: VERSION $(VERSION), dkms.conf $$dkms, debian/changelog $$deb" >&2; \
+		exit 1; \
+	fi
 
 clean:
 	rm -rf $(BUILD)

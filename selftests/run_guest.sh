@@ -17,6 +17,8 @@ TESTS=(
 	build/selftests/demo_dgram:600
 	build/selftests/demo_module:900
 	selftests/demo_socat.sh:300
+	# make install, autoload by socket(), make uninstall (unloads af_demo)
+	selftests/demo_install.sh:600
 	selftests/demo_kunit.sh:300
 	build/selftests/demo_seqpacket:900
 	# last: 64 MiB through netem and other slow cases; the debug kernel
