@@ -14,7 +14,8 @@
 # or KDIR. DESTDIR is honoured throughout.
 #
 #   make install            af_demo.ko in /lib/modules/<kver>/updates (then
-#                           depmod), the uapi header, the man page
+#                           depmod), the uapi header, the man page; it
+#                           installs what make built (builds if nothing is)
 #   make uninstall          removes exactly those (then depmod)
 #   make dkms-install       the DKMS source tree, /usr/src/af_demo-<version>
 #   make dkms-uninstall
@@ -41,7 +42,7 @@ KVERS := $(shell $(SRC)/scripts/kernels.sh)
 endif
 kdir = $(or $(KDIR),/lib/modules/$(1)/build)
 
-MODULE_SRCS := Kbuild af_demo.c demo_proto.c demo_proto.h demo_compat.h \
+MODULE_SRCS := Kbuild VERSION af_demo.c demo_proto.c demo_proto.h demo_compat.h \
 	       demo_port.c demo_dgram.c demo_raw.c demo_proc.c demo_sysctl.c \
 	       demo_seqpacket.h demo_seqpacket.c demo_seq_input.c \
 	       demo_seq_output.c
@@ -132,7 +133,7 @@ HDR_DIR = $(DESTDIR)/usr/include/linux
 MAN_DIR = $(DESTDIR)/usr/share/man/man7
 DKMS_DIR = $(DESTDIR)/usr/src/af_demo-$(VERSION)
 # What a DKMS build needs: Kbuild and the module's sources, no selftests/.
-DKMS_SRCS := dkms.conf $(MODULE_SRCS) include/uapi/linux/af_demo.h
+DKMS_SRCS := dkms.conf VERSION $(MODULE_SRCS) include/uapi/linux/af_demo.h
 
 # depmod for INSTALL_KVER: the real tree, or DESTDIR's when it looks like a
 # module tree (has modules.order, as an installed kernel has); a bare
@@ -152,7 +153,12 @@ rmdir_empty = for d in $(1); do [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || tru
 
 install: install-module install-headers install-man
 
-install-module: modules-$(INSTALL_KVER)
+# As a kernel's modules_install, install installs what "make" built; it
+# builds first only when nothing is built for that kernel.
+$(BUILD)/%/af_demo.ko:
+	$(MAKE) modules-$*
+
+install-module: $(BUILD)/$(INSTALL_KVER)/af_demo.ko
 	install -D -m 0644 $(BUILD)/$(INSTALL_KVER)/af_demo.ko $(MOD_DIR)/af_demo.ko
 	$(depmod)
 

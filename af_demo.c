@@ -744,4 +744,5 @@ module_exit(demo_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("af_demo developers");
 MODULE_DESCRIPTION("AF_DEMO: a demonstration socket family over IPv4");
+MODULE_VERSION(DEMO_MODULE_VERSION);
 MODULE_ALIAS_NETPROTO(AF_DEMO);

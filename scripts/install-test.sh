@@ -139,6 +139,7 @@ installed_module() {
 	vm=$(modinfo -F vermagic "$ko") || return 1
 	echo "vermagic: $vm"
 	[ "${vm%% *}" = "$install_kver" ] || return 1
+	[ "$(modinfo -F version "$ko")" = "$version" ] || return 1
 	modinfo -F alias "$ko" | grep -qx 'net-pf-22'
 }
 
@@ -206,7 +207,7 @@ dkms_install() {
 	{
 		printf '%s\n' ./usr ./usr/src "$s" "$s/include" "$s/include/uapi" \
 			"$s/include/uapi/linux" "$s/include/uapi/linux/af_demo.h" \
-			"$s/dkms.conf" "$s/Kbuild"
+			"$s/dkms.conf" "$s/Kbuild" "$s/VERSION"
 		for f in af_demo.c demo_*.c demo_*.h; do
 			echo "$s/$f"
 		done
@@ -229,6 +230,7 @@ deb_contents() {
 	cat "$list"
 	for p in "./usr/src/af_demo-$version/dkms.conf" \
 		 "./usr/src/af_demo-$version/Kbuild" \
+		 "./usr/src/af_demo-$version/VERSION" \
 		 "./usr/src/af_demo-$version/af_demo.c" \
 		 "./usr/src/af_demo-$version/include/uapi/linux/af_demo.h" \
 		 ./usr/include/linux/af_demo.h \
