@@ -125,6 +125,41 @@ static inline kuid_t demo_compat_sk_uid(struct sock *sk)
 }
 #endif
 
+/*
+ * 7.x: sk_stream_wait_close() is no longer exported (TCP and MPTCP, built
+ * in, are its only users): where it is not, the same wait, for a socket
+ * leaving FIN_WAIT1, CLOSING or LAST_ACK, or the timeout.
+ */
+#ifdef DEMO_HAVE_SK_STREAM_WAIT_CLOSE_EXPORT
+static inline void demo_compat_stream_wait_close(struct sock *sk,
+						 long timeout)
+{
+	sk_stream_wait_close(sk, timeout);
+}
+#else
+static inline bool demo_compat_stream_closing(const struct sock *sk)
+{
+	return (1 << READ_ONCE(sk->sk_state)) &
+	       (TCPF_FIN_WAIT1 | TCPF_CLOSING | TCPF_LAST_ACK);
+}
+
+static inline void demo_compat_stream_wait_close(struct sock *sk,
+						 long timeout)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+
+	if (!timeout)
+		return;
+	add_wait_queue(sk_sleep(sk), &wait);
+	do {
+		if (sk_wait_event(sk, &timeout,
+				  !demo_compat_stream_closing(sk), &wait))
+			break;
+	} while (!signal_pending(current) && timeout);
+	remove_wait_queue(sk_sleep(sk), &wait);
+}
+#endif
+
 /* 6.16: from_timer() became timer_container_of(). */
 #ifndef timer_container_of
 #define timer_container_of(var, timer, field) from_timer(var, timer, field)

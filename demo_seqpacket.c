@@ -457,7 +457,7 @@ static void demo_seq_close(struct sock *sk, long timeout)
 			demo_seq_push(sk);
 		}
 		if (timeout)
-			sk_stream_wait_close(sk, timeout);
+			demo_compat_stream_wait_close(sk, timeout);
 		break;
 	}
 
