@@ -10,7 +10,7 @@
 #      each guest's kernel log must be clean.
 # The kernels are the Debian 6.1 and 6.12 kernels (scripts/kernels.sh) and
 # a debug kernel (KASAN, lockdep, kmemleak, KFENCE, UBSAN, KUnit, ...) that
-# scripts/debug-kernel.sh builds from linux-source-6.12 and caches.
+# scripts/build-kernel.sh debug builds from linux-source-6.12 and caches.
 # Each build, lint and kernel-log check counts as one case next to the
 # selftest cases. The last line is "N passed, N failed, N skipped"; the
 # exit status is non-zero if anything failed or a VM gave no status.
@@ -69,7 +69,7 @@ if [ "${AFDEMO_DEBUG_KERNEL:-1}" = 1 ]; then
 	echo "== debug kernel (cached after the first build)"
 	log=$results/build_debug_kernel.log
 	# Its progress is worth seeing: a cold build takes a while.
-	scripts/debug-kernel.sh 2>&1 | tee "$log"
+	scripts/build-kernel.sh debug 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	case_result build_debug_kernel "$rc"
 	if [ "$rc" = 0 ]; then

@@ -14,8 +14,9 @@ mount -t sysfs sysfs /sys
 
 halt_vm() {
 	sync
-	# Without ACPI (the debug kernel, scripts/debug-kernel.sh) power-off
-	# only halts the CPUs: reboot instead, which ends QEMU (-no-reboot).
+	# Without ACPI (a kernel built without it: scripts/build-kernel.sh
+	# builds both its kernels with ACPI now) power-off only halts the
+	# CPUs: reboot instead, which ends QEMU (-no-reboot).
 	[ -d /sys/firmware/acpi ] || reboot -f
 	poweroff -f
 	echo o >/proc/sysrq-trigger

@@ -132,8 +132,8 @@ q() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
 # acpi=noirq: PCI IRQ routing from the PIRQ table, not ACPI AML, which is
 # very slow under TCG with slub_debug=U (~2-4 s per PCI device).
 append="console=ttyS0 panic=-1 kfence.sample_interval=100"
-# The debug kernel (scripts/debug-kernel.sh) has KASAN, which catches what
-# slub_debug does; slub_debug on top of it would halve its speed again.
+# The debug kernel (scripts/build-kernel.sh debug) has KASAN, which catches
+# what slub_debug does; slub_debug on top of it would halve its speed again.
 case $kver in
 *-afdemo-debug) ;;
 *) append+=" slub_debug=FZPU" ;;
