@@ -5,9 +5,10 @@
  * Where a distribution may backport an interface, the build detects it from
  * the kernel headers (see Kbuild: DEMO_HAVE_*), never from version numbers.
  *
- * Supported: Linux 6.1 through 7.x, PREEMPT_RT included: Debian's 6.1, 6.12
- * and 6.12 PREEMPT_RT kernels, the debug kernel (6.12) and the newest
- * mainline kernel (7.3), all of them built W=1 -Werror and sparse clean.
+ * Supported: Linux 6.1 through 7.x, PREEMPT_RT included.  Built W=1
+ * -Werror clean on Debian's 6.1, 6.12 and 6.12 PREEMPT_RT kernels, the
+ * debug kernel (6.12) and the newest mainline kernel (7.3); sparse clean
+ * where Debian 12's sparse can read the kernel's headers (not 7.3's).
  */
 #ifndef _DEMO_COMPAT_H
 #define _DEMO_COMPAT_H
