@@ -318,7 +318,8 @@ static int demo_bind_ops(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
 
 	if (!sk->sk_prot->bind)
 		return -EOPNOTSUPP;
-	return sk->sk_prot->bind(sk, (struct sockaddr *)uaddr, addr_len);
+	return sk->sk_prot->bind(sk, (DEMO_PROTO_SOCKADDR_ARG_T *)uaddr,
+				 addr_len);
 }
 
 static int demo_dgram_connect(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
@@ -328,7 +329,8 @@ static int demo_dgram_connect(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
 
 	if (!sk->sk_prot->connect)
 		return -EOPNOTSUPP;
-	return sk->sk_prot->connect(sk, (struct sockaddr *)uaddr, addr_len);
+	return sk->sk_prot->connect(sk, (DEMO_PROTO_SOCKADDR_ARG_T *)uaddr,
+				    addr_len);
 }
 
 static int demo_getname(struct socket *sock, struct sockaddr *uaddr,
@@ -364,14 +366,7 @@ static int demo_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 static int demo_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			int flags)
 {
-	struct sock *sk = sock->sk;
-	int addr_len = 0;
-	int err;
-
-	err = sk->sk_prot->recvmsg(sk, msg, len, flags, &addr_len);
-	if (err >= 0)
-		msg->msg_namelen = addr_len;
-	return err;
+	return demo_compat_prot_recvmsg(sock->sk, msg, len, flags);
 }
 
 static int demo_shutdown(struct socket *sock, int how)
@@ -472,7 +467,8 @@ static int demo_stream_connect(struct socket *sock, DEMO_SOCKADDR_ARG_T *uaddr,
 		err = -EISCONN;
 		if (sk->sk_state != TCP_CLOSE)
 			goto out_release;
-		err = sk->sk_prot->connect(sk, (struct sockaddr *)uaddr,
+		err = sk->sk_prot->connect(sk,
+					   (DEMO_PROTO_SOCKADDR_ARG_T *)uaddr,
 					   addr_len);
 		if (err < 0)
 			goto out_release;

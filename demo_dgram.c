@@ -27,8 +27,8 @@ static int demo_dgram_disconnect(struct sock *sk, int flags)
 	return 0;
 }
 
-static int demo_dgram_connect(struct sock *sk, struct sockaddr *uaddr,
-			      int addr_len)
+static int demo_dgram_connect(struct sock *sk,
+			      DEMO_PROTO_SOCKADDR_ARG_T *uaddr, int addr_len)
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
 	struct inet_sock *inet = inet_sk(sk);
@@ -84,8 +84,7 @@ static int demo_dgram_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 		return -EPIPE;
 
 	if (sa) {
-		err = demo_check_sockaddr((struct sockaddr *)sa,
-					  msg->msg_namelen);
+		err = demo_check_sockaddr(sa, msg->msg_namelen);
 		if (err)
 			return err;
 		if (!sa->sdemo_port)
@@ -247,6 +246,12 @@ static void demo_dgram_close(struct sock *sk, long timeout)
 	sk_common_release(sk);
 }
 
+/* proto.recvmsg (its prototype: demo_compat.h). */
+static int demo_dgram_recvmsg(DEMO_PROTO_RECVMSG_ARGS)
+{
+	return demo_recvmsg_common(sk, msg, len, flags);
+}
+
 struct proto demo_dgram_prot = {
 	.name		= "DEMO",
 	.owner		= THIS_MODULE,
@@ -257,7 +262,7 @@ struct proto demo_dgram_prot = {
 	.connect	= demo_dgram_connect,
 	.disconnect	= demo_dgram_disconnect,
 	.sendmsg	= demo_dgram_sendmsg,
-	.recvmsg	= demo_recvmsg_common,
+	.recvmsg	= demo_dgram_recvmsg,
 	.ioctl		= demo_queue_ioctl,
 	.setsockopt	= demo_setsockopt,
 	.getsockopt	= demo_getsockopt,

@@ -142,7 +142,7 @@ int demo_autobind(struct sock *sk)
  * address that is not local, -EACCES for a privileged port, -EINVAL when
  * already bound, -EADDRINUSE when the port is taken.
  */
-int demo_bind(struct sock *sk, struct sockaddr *uaddr, int addr_len)
+int demo_bind(struct sock *sk, DEMO_PROTO_SOCKADDR_ARG_T *uaddr, int addr_len)
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
 	struct inet_sock *inet = inet_sk(sk);

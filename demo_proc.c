@@ -162,13 +162,13 @@ static void demo_seq_stop(struct seq_file *seq, void *v)
 	rcu_read_unlock();
 }
 
-#define DEMO_ROW_FMT "%4lld: %08X:%04X %08X:%04X %-11s %08X:%08X %5u %8lu %6u %s\n"
+#define DEMO_ROW_FMT "%4lld: %08X:%04X %08X:%04X %-11s %08X:%08X %5u %8llu %6u %s\n"
 
 static void demo_seq_show_tw(struct seq_file *seq, const struct demo_tw *tw)
 {
 	seq_printf(seq, DEMO_ROW_FMT, (long long)(seq->index - 1),
 		   tw->laddr, ntohs(tw->lport), tw->raddr, ntohs(tw->rport),
-		   "TIME_WAIT", 0, 0, 0, 0UL, 0, "SEQPACKET");
+		   "TIME_WAIT", 0, 0, 0, 0ULL, 0, "SEQPACKET");
 }
 
 static int demo_seq_show(struct seq_file *seq, void *v)
@@ -209,8 +209,9 @@ static int demo_seq_show(struct seq_file *seq, void *v)
 		   state < ARRAY_SIZE(demo_state_names) && demo_state_names[state] ?
 		   demo_state_names[state] : "UNKNOWN",
 		   tx, rx,
-		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)),
-		   sock_i_ino(sk), atomic_read(&sk->sk_drops), demo_type_name(sk));
+		   from_kuid_munged(seq_user_ns(seq), demo_compat_sk_uid(sk)),
+		   (unsigned long long)sock_i_ino(sk),
+		   atomic_read(&sk->sk_drops), demo_type_name(sk));
 	return 0;
 }
 

@@ -54,9 +54,9 @@ struct demo_net *demo_pernet(const struct net *net)
  * Check a sockaddr_demo from userspace: -EINVAL when it is too short or its
  * padding is not zero, -EAFNOSUPPORT when it is of another family.
  */
-int demo_check_sockaddr(const struct sockaddr *uaddr, int addr_len)
+int demo_check_sockaddr(const void *uaddr, int addr_len)
 {
-	const struct sockaddr_demo *sa = (const struct sockaddr_demo *)uaddr;
+	const struct sockaddr_demo *sa = uaddr;
 
 	if (addr_len < (int)sizeof(*sa))
 		return -EINVAL;
@@ -291,7 +291,6 @@ out_rt:
  * @msg: where the payload and the source address go
  * @len: room in @msg
  * @flags: MSG_* from the caller
- * @addr_len: set to the length of the source address written
  *
  * A datagram socket's queue holds payloads (the DEMO header pulled), a raw
  * socket's the whole DEMO packet; either way the DEMO header is still at
@@ -301,7 +300,7 @@ out_rt:
  * shutdown(SHUT_RD) or a negative errno.
  */
 int demo_recvmsg_common(struct sock *sk, struct msghdr *msg, size_t len,
-			int flags, int *addr_len)
+			int flags)
 {
 	struct sk_buff *skb;
 	size_t copied;
@@ -329,7 +328,7 @@ int demo_recvmsg_common(struct sock *sk, struct msghdr *msg, size_t len,
 		DECLARE_SOCKADDR(struct sockaddr_demo *, sa, msg->msg_name);
 
 		demo_fill_sockaddr(sa, ip_hdr(skb)->saddr, demo_hdr(skb)->source);
-		*addr_len = sizeof(*sa);
+		msg->msg_namelen = sizeof(*sa);
 	}
 
 	err = (flags & MSG_TRUNC) ? skb->len : copied;

@@ -165,13 +165,13 @@ extern struct pernet_operations demo_net_ops;
 
 int demo_ip_register(void);
 void demo_ip_unregister(void);
-int demo_check_sockaddr(const struct sockaddr *uaddr, int addr_len);
+int demo_check_sockaddr(const void *uaddr, int addr_len);
 void demo_fill_sockaddr(struct sockaddr_demo *sa, __be32 addr, __be16 port);
 int demo_sysctl_init_net(struct net *net);
 void demo_sysctl_exit_net(struct net *net);
 
 /* demo_port.c: local ports, shared by the transports */
-int demo_bind(struct sock *sk, struct sockaddr *uaddr, int addr_len);
+int demo_bind(struct sock *sk, DEMO_PROTO_SOCKADDR_ARG_T *uaddr, int addr_len);
 int demo_get_port(struct sock *sk, u16 port);
 int demo_autobind(struct sock *sk);
 void demo_port_release(struct sock *sk);
@@ -210,7 +210,7 @@ struct rtable *demo_route(struct sock *sk, struct flowi4 *fl4, __be32 daddr,
 int demo_xmit(struct sock *sk, struct msghdr *msg, size_t len,
 	      const struct demo_xmit *x);
 int demo_recvmsg_common(struct sock *sk, struct msghdr *msg, size_t len,
-			int flags, int *addr_len);
+			int flags);
 int demo_queue_ioctl(struct sock *sk, int cmd, DEMO_IOCTL_ARG_T karg);
 int demo_setsockopt(struct sock *sk, int level, int optname,
 		    sockptr_t optval, unsigned int optlen);

@@ -93,7 +93,7 @@ static void demo_raw_close(struct sock *sk, long timeout)
 }
 
 /* bind() on a raw socket only selects the local address it receives on. */
-static int demo_raw_bind(struct sock *sk, struct sockaddr *uaddr,
+static int demo_raw_bind(struct sock *sk, DEMO_PROTO_SOCKADDR_ARG_T *uaddr,
 			 int addr_len)
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
@@ -118,8 +118,8 @@ static int demo_raw_bind(struct sock *sk, struct sockaddr *uaddr,
 }
 
 /* connect() on a raw socket sets the default destination and filter. */
-static int demo_raw_connect(struct sock *sk, struct sockaddr *uaddr,
-			    int addr_len)
+static int demo_raw_connect(struct sock *sk,
+			    DEMO_PROTO_SOCKADDR_ARG_T *uaddr, int addr_len)
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
 	struct inet_sock *inet = inet_sk(sk);
@@ -155,8 +155,7 @@ static int demo_raw_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 		return -EPIPE;
 
 	if (sa) {
-		err = demo_check_sockaddr((struct sockaddr *)sa,
-					  msg->msg_namelen);
+		err = demo_check_sockaddr(sa, msg->msg_namelen);
 		if (err)
 			return err;
 	}
@@ -178,6 +177,12 @@ static int demo_raw_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 	return demo_xmit(sk, msg, len, &x);
 }
 
+/* proto.recvmsg (its prototype: demo_compat.h). */
+static int demo_raw_recvmsg(DEMO_PROTO_RECVMSG_ARGS)
+{
+	return demo_recvmsg_common(sk, msg, len, flags);
+}
+
 struct proto demo_raw_prot = {
 	.name		= "DEMO-RAW",
 	.owner		= THIS_MODULE,
@@ -187,7 +192,7 @@ struct proto demo_raw_prot = {
 	.bind		= demo_raw_bind,
 	.connect	= demo_raw_connect,
 	.sendmsg	= demo_raw_sendmsg,
-	.recvmsg	= demo_recvmsg_common,
+	.recvmsg	= demo_raw_recvmsg,
 	.ioctl		= demo_queue_ioctl,
 	.setsockopt	= demo_setsockopt,
 	.getsockopt	= demo_getsockopt,

@@ -178,8 +178,8 @@ static int demo_seq_disconnect(struct sock *sk, int flags)
 }
 
 /* proto.connect, from demo_stream_connect() with the socket locked. */
-static int demo_seq_connect(struct sock *sk, struct sockaddr *uaddr,
-			    int addr_len)
+static int demo_seq_connect(struct sock *sk,
+			    DEMO_PROTO_SOCKADDR_ARG_T *uaddr, int addr_len)
 {
 	struct sockaddr_demo *sa = (struct sockaddr_demo *)uaddr;
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
@@ -457,7 +457,7 @@ static void demo_seq_close(struct sock *sk, long timeout)
 			demo_seq_push(sk);
 		}
 		if (timeout)
-			sk_stream_wait_close(sk, timeout);
+			demo_compat_stream_wait_close(sk, timeout);
 		break;
 	}
 
@@ -573,8 +573,8 @@ static void demo_seq_rcv_space(struct sock *sk)
 		demo_seq_send_ack(sk);
 }
 
-static int demo_seq_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-			    int flags, int *addr_len)
+/* proto.recvmsg; it sets msg_namelen (its prototype: demo_compat.h). */
+static int demo_seq_recvmsg(DEMO_PROTO_RECVMSG_ARGS)
 {
 	size_t copied = 0, total = 0, n;
 	struct sk_buff *skb, *tmp;
@@ -632,7 +632,7 @@ static int demo_seq_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 
 		demo_fill_sockaddr(sa, inet_sk(sk)->inet_daddr,
 				   inet_sk(sk)->inet_dport);
-		*addr_len = sizeof(*sa);
+		msg->msg_namelen = sizeof(*sa);
 	}
 
 	if (!(flags & MSG_PEEK)) {
