@@ -84,27 +84,8 @@ if [ -n "$own_kdir" ]; then
 else
 	kvers=${KVERS:-$(scripts/kernels.sh)}
 fi
+kvers=$(echo $kvers)
 echo "Debian kernels: ${kvers:-none}${own_kdir:+; own kernel tree: $own_kdir}"
-
-for k in $kvers; do
-	run "build_modules_$k" make modules KVER="$k"
-done
-run build_selftests make selftests
-run build_examples make examples
-run lint_checkpatch make checkpatch
-for k in $kvers; do
-	run "lint_sparse_$k" make "sparse-$k" KVER="$k"
-done
-if [ -z "$own_kdir" ]; then
-	run lint_man make man-lint
-	# Install, DKMS and the Debian package, on this machine (nothing is
-	# loaded): one case per check it prints.
-	scripts/install-test.sh >"$results/install-test.log" 2>&1
-	sed -n -E 's/^(not )?ok - (.*)$/\1ok - install_\2/p' \
-		"$results/install-test.log" | tee -a "$cases"
-	grep -qE '^(not )?ok - ' "$results/install-test.log" ||
-		case_result install_test 1
-fi
 
 # A lane whose kernel is built here: build it (one build at a time), the
 # module and sparse against it, then queue its guest.  Runs in the
@@ -132,7 +113,8 @@ tree_lane() {
 	echo "$state" >"$results/lanes/$name.state"
 }
 
-# Lanes in the order they should start: the longest first.
+# Lanes in the order they should start: the longest first.  The kernel
+# builds start first, in the background: the debug lane is the longest.
 lanes=()
 if [ -n "$own_kdir" ]; then
 	lanes+=(own)
@@ -146,6 +128,27 @@ if [ "${AFDEMO_MAINLINE_KERNEL:-1}" = 1 ]; then
 	lanes+=(mainline)
 	tree_lane mainline "" mainline &
 fi
+
+for k in $kvers; do
+	run "build_modules_$k" make modules KVER="$k"
+done
+run build_selftests make selftests
+run build_examples make examples
+run lint_checkpatch make checkpatch
+for k in $kvers; do
+	run "lint_sparse_$k" make "sparse-$k" KVER="$k"
+done
+if [ -z "$own_kdir" ]; then
+	run lint_man make man-lint
+	# Install, DKMS and the Debian package, on this machine (nothing is
+	# loaded): one case per check it prints.
+	scripts/install-test.sh >"$results/install-test.log" 2>&1
+	sed -n -E 's/^(not )?ok - (.*)$/\1ok - install_\2/p' \
+		"$results/install-test.log" | tee -a "$cases"
+	grep -qE '^(not )?ok - ' "$results/install-test.log" ||
+		case_result install_test 1
+fi
+
 for k in $kvers; do
 	case $k in *-rt-*) lanes+=("$k") ;; esac
 done
