@@ -14,6 +14,8 @@ usage() {
 	cat <<EOF
 Usage: $me.sh update
        $me.sh download DIR PKG[/SUITE]...   .debs into DIR, printing their paths
+       $me.sh source DIR PKG[/SUITE]...     source packages into DIR, printing
+                                            the .dsc paths
        $me.sh newest-source                 the newest linux-source-N.M: "PKG VERSION"
        $me.sh apt-cache ARGS...             apt-cache with the private lists
 Suites: ${SUITES}.  Lists are refreshed when older than a day.
@@ -63,6 +65,7 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r "$keyring" ] || die "$keyring is missing (apt-get install debian-archive-keyring)"
 for s in $SUITES; do
 	echo "deb [signed-by=$keyring] $mirror $s main"
+	echo "deb-src [signed-by=$keyring] $mirror $s main"
 done >"$dir/etc/sources.list.new"
 mv -f "$dir/etc/sources.list.new" "$dir/etc/sources.list"
 
@@ -103,6 +106,20 @@ download)
 		p=${p%%/*}
 		p=${p%%=*}
 		ls -t "$out/${p}_"*.deb | head -n 1
+	done
+	;;
+source)
+	[ $# -ge 3 ] || usage
+	out=$2
+	shift 2
+	update
+	mkdir -p "$out"
+	(cd "$out" && apt-get "${opts[@]}" -q source --download-only "$@" >&2) ||
+		die "apt-get source $* failed"
+	for p in "$@"; do
+		p=${p%%/*}
+		p=${p%%=*}
+		ls -t "$out/${p}_"*.dsc | head -n 1
 	done
 	;;
 newest-source)

@@ -105,10 +105,8 @@ tree_lane() {
 		kdir=$(sed -n 's/^KDIR=//p' "$log" | tail -n 1)
 	fi
 	kver=$(make -s -C "$kdir" kernelrelease 2>/dev/null)
-	if run "build_modules_$kver" make modules KDIR="$kdir" &&
-	   run "lint_sparse_$kver" make "sparse-$kver" KDIR="$kdir"; then
-		state=ready
-	fi
+	run "build_modules_$kver" make modules KDIR="$kdir" && state=ready
+	run "lint_sparse_$kver" make "sparse-$kver" KDIR="$kdir"
 	echo "$kdir" >"$results/lanes/$name.kdir"
 	echo "$state" >"$results/lanes/$name.state"
 }
