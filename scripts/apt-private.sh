@@ -94,32 +94,24 @@ case ${1:-} in
 update)
 	update force
 	;;
-download)
+download|source)
+	# PKG[/SUITE] or PKG=VERSION; prints the .deb or .dsc of each.
 	[ $# -ge 3 ] || usage
-	out=$2
+	what=$1 out=$2
 	shift 2
 	update
 	mkdir -p "$out"
-	(cd "$out" && apt-get "${opts[@]}" -q download "$@" >&2) ||
-		die "apt-get download $* failed"
+	if [ "$what" = download ]; then
+		cmd=(download) ext=deb
+	else
+		cmd=(source --download-only) ext=dsc
+	fi
+	(cd "$out" && apt-get "${opts[@]}" -q "${cmd[@]}" "$@" >&2) ||
+		die "apt-get ${cmd[*]} $* failed"
 	for p in "$@"; do
 		p=${p%%/*}
 		p=${p%%=*}
-		ls -t "$out/${p}_"*.deb | head -n 1
-	done
-	;;
-source)
-	[ $# -ge 3 ] || usage
-	out=$2
-	shift 2
-	update
-	mkdir -p "$out"
-	(cd "$out" && apt-get "${opts[@]}" -q source --download-only "$@" >&2) ||
-		die "apt-get source $* failed"
-	for p in "$@"; do
-		p=${p%%/*}
-		p=${p%%=*}
-		ls -t "$out/${p}_"*.dsc | head -n 1
+		ls -t "$out/${p}_"*."$ext" | head -n 1
 	done
 	;;
 newest-source)

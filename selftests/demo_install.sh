@@ -21,6 +21,8 @@
 # The test functions are called through run() and cleanup() by the trap:
 # shellcheck disable=SC2317
 set -eu
+# shellcheck source=selftests/demo_lib.sh
+. "$(dirname "$0")/demo_lib.sh"
 
 MOD=af_demo
 FAMILY=22		# the alias is for the default family only
@@ -38,11 +40,7 @@ manpage=/usr/share/man/man7/af_demo.7
 
 tmp=
 installed=0
-testno=0
-failed=0
-skip_reason=
 
-diag() { printf '# %s\n' "$*"; }
 
 loaded() { [ -e "/sys/module/$MOD" ]; }
 
@@ -79,25 +77,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-result() {	# result STATUS(0 = pass, 1 = fail, 2 = skip) NAME [REASON]
-	testno=$((testno + 1))
-	case $1 in
-	0) echo "ok $testno $2" ;;
-	2) echo "ok $testno $2 # SKIP ${3:-}" ;;
-	*) echo "not ok $testno $2"; failed=1 ;;
-	esac
-}
-
-# run NAME FUNCTION: run one test case and report it
-run() {
-	local rc=0 t0=$SECONDS
-
-	diag "RUN $1"
-	skip_reason=
-	"$2" || rc=$?
-	diag "$1: $((SECONDS - t0))s"
-	result "$rc" "$1" "$skip_reason"
-}
 
 # logged CMD...: run CMD with its output as diagnostics; CMD's status
 logged() {

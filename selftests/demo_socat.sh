@@ -14,6 +14,8 @@
 # The test functions are called through run() and cleanup() by the trap:
 # shellcheck disable=SC2317
 set -eu
+# shellcheck source=selftests/demo_lib.sh
+. "$(dirname "$0")/demo_lib.sh"
 
 FAMILY_FILE=/sys/module/af_demo/parameters/family
 NS_A=afdemo-socat-a
@@ -27,8 +29,6 @@ tmp=
 pids=()
 netns_made=0
 netns_state=
-testno=0
-failed=0
 
 cleanup() {
 	local p
@@ -45,25 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-diag() { printf '# %s\n' "$*"; }
 
-result() {	# result STATUS(0 = pass, 1 = fail, 2 = skip) NAME [REASON]
-	testno=$((testno + 1))
-	case $1 in
-	0) echo "ok $testno $2" ;;
-	2) echo "ok $testno $2 # SKIP ${3:-}" ;;
-	*) echo "not ok $testno $2"; failed=1 ;;
-	esac
-}
-
-# run NAME FUNCTION: run one test case and report it
-run() {
-	local rc=0
-
-	diag "RUN $1"
-	"$2" || rc=$?
-	result "$rc" "$1" "${skip_reason:-}"
-}
 
 # sockaddr IP PORT: socat data for the sockaddr_demo bytes after the family
 sockaddr() {
