@@ -5,7 +5,8 @@
 #   make                    modules for every kernel of the test matrix
 #   make KVER=<version>     modules for one installed kernel
 #   make KDIR=<dir>         modules for a kernel build tree
-#   make lint               checkpatch --strict and sparse (C=2)
+#   make lint               checkpatch --strict, kernel-doc, sparse (C=2),
+#                           man-lint
 #   make selftests          the userspace test programs
 #   make examples           the example programs
 #   make clean
@@ -57,7 +58,7 @@ LINUX_SOURCE_TAR ?= $(wildcard /usr/src/linux-source-6.12.tar.xz)
 TOOLS := $(BUILD)/tools
 CHECKPATCH := $(TOOLS)/scripts/checkpatch.pl
 
-.PHONY: all modules lint checkpatch sparse selftests examples clean FORCE \
+.PHONY: all modules lint checkpatch kernel-doc sparse selftests examples clean FORCE \
 	install uninstall install-module uninstall-module install-headers \
 	uninstall-headers install-man uninstall-man dkms-install \
 	dkms-uninstall deb man-lint check-version
@@ -102,7 +103,8 @@ $(CHECKPATCH):
 	tar -xJf $(LINUX_SOURCE_TAR) -C $(TOOLS) --strip-components=1 \
 		linux-source-6.12/scripts/checkpatch.pl \
 		linux-source-6.12/scripts/spelling.txt \
-		linux-source-6.12/scripts/const_structs.checkpatch
+		linux-source-6.12/scripts/const_structs.checkpatch \
+		linux-source-6.12/scripts/kernel-doc
 	@touch $@
 
 # CONST_STRUCT: the proto_ops carry the family chosen at load time, so they
@@ -113,7 +115,14 @@ checkpatch: $(CHECKPATCH)
 		-f $(filter %.c %.h,$(MODULE_SRCS) $(TEST_MODULE_SRCS)) \
 		include/uapi/linux/af_demo.h
 
-lint: checkpatch sparse man-lint
+# kernel-doc comments: every warning (-Wall) fails.
+KERNEL_DOC := $(TOOLS)/scripts/kernel-doc
+kernel-doc: $(CHECKPATCH)
+	@out=$$(perl $(KERNEL_DOC) -none -Wall $(filter %.c %.h,$(MODULE_SRCS)) \
+		include/uapi/linux/af_demo.h 2>&1); \
+	[ -z "$$out" ] || { echo "$$out"; exit 1; }
+
+lint: checkpatch kernel-doc sparse man-lint
 
 selftests:
 	$(MAKE) -C selftests

@@ -133,6 +133,7 @@ done
 run build_selftests make selftests
 run build_examples make examples
 run lint_checkpatch make checkpatch
+run lint_kernel_doc make kernel-doc
 for k in $kvers; do
 	run "lint_sparse_$k" make "sparse-$k" KVER="$k"
 done
