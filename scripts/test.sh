@@ -32,7 +32,10 @@
 #   KDIR=<kernel build tree>   test a kernel you built (arch/x86/boot/bzImage
 #                              in it): its lane only, the whole suite
 #   KVERS="ver ..."            these installed Debian kernels only
-#   AFDEMO_DEBUG_KERNEL=0, AFDEMO_MAINLINE_KERNEL=0   skip those lanes
+#   AFDEMO_DEBUG_KERNEL=0      skip the debug lane
+#   AFDEMO_MAINLINE_KERNEL=0|1 skip or add the mainline lane (default: on
+#                              unless KVERS is set, so that KVERS="ver"
+#                              AFDEMO_DEBUG_KERNEL=0 runs that lane alone)
 #   AFDEMO_VM_TIMEOUT (seconds per guest, default 3600),
 #   AFDEMO_PARALLEL_VMS (guests at a time, default nproc)
 set -uo pipefail
@@ -122,7 +125,7 @@ if [ "${AFDEMO_DEBUG_KERNEL:-1}" = 1 ]; then
 	lanes+=(debug)
 	tree_lane debug "" debug &
 fi
-if [ "${AFDEMO_MAINLINE_KERNEL:-1}" = 1 ]; then
+if [ "${AFDEMO_MAINLINE_KERNEL:-${KVERS+0}}" != 0 ]; then
 	lanes+=(mainline)
 	tree_lane mainline "" mainline &
 fi
