@@ -98,11 +98,8 @@ tree_lane() {
 
 	log=$results/build_${name}_kernel.log
 	if [ -n "$flavour" ]; then
-		exec 8>"$results/.kernel-build.lock"
-		flock 8
 		scripts/build-kernel.sh "$flavour" >"$log" 2>&1
 		rc=$?
-		exec 8>&-
 		case_result "build_${name}_kernel" "$rc"
 		[ "$rc" = 0 ] || { tail -n 20 "$log"; echo failed >"$results/lanes/$name.state"; return; }
 		kdir=$(sed -n 's/^KDIR=//p' "$log" | tail -n 1)
@@ -121,14 +118,17 @@ if [ -n "$own_kdir" ]; then
 	lanes+=(own)
 	tree_lane own "$own_kdir" &
 fi
+builds=()
 if [ "${AFDEMO_DEBUG_KERNEL:-1}" = 1 ]; then
 	lanes+=(debug)
-	tree_lane debug "" debug &
+	builds+=(debug)
 fi
 if [ "${AFDEMO_MAINLINE_KERNEL:-${KVERS+0}}" != 0 ]; then
 	lanes+=(mainline)
-	tree_lane mainline "" mainline &
+	builds+=(mainline)
 fi
+# One build at a time, the debug kernel first.
+(for b in "${builds[@]}"; do tree_lane "$b" "" "$b"; done) &
 
 for k in $kvers; do
 	run "build_modules_$k" make modules KVER="$k"
