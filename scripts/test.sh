@@ -16,7 +16,7 @@
 #      (both built and cached by scripts/build-kernel.sh).
 # Lanes run side by side, AFDEMO_PARALLEL_VMS guests at a time (default:
 # one per CPU), the longest first as soon as its kernel is built; the
-# kernel builds run one at a time alongside.
+# kernel builds run one at a time alongside, each in a guest's place.
 #
 # Which programs run where: every lane runs the whole suite except plain
 # Debian 6.12, which runs the functional programs only (FUNCTIONAL below):
@@ -98,7 +98,9 @@ tree_lane() {
 
 	log=$results/build_${name}_kernel.log
 	if [ -n "$flavour" ]; then
-		scripts/build-kernel.sh "$flavour" >"$log" 2>&1
+		# All CPUs but the one a guest alongside uses.
+		AFDEMO_KERNEL_JOBS=${AFDEMO_KERNEL_JOBS:-$(($(nproc) > 1 ? $(nproc) - 1 : 1))} \
+			scripts/build-kernel.sh "$flavour" >"$log" 2>&1
 		rc=$?
 		case_result "build_${name}_kernel" "$rc"
 		[ "$rc" = 0 ] || { tail -n 20 "$log"; echo failed >"$results/lanes/$name.state"; return; }
@@ -127,8 +129,18 @@ if [ "${AFDEMO_MAINLINE_KERNEL:-${KVERS+0}}" != 0 ]; then
 	lanes+=(mainline)
 	builds+=(mainline)
 fi
-# One build at a time, the debug kernel first.
-(for b in "${builds[@]}"; do tree_lane "$b" "" "$b"; done) &
+# One build at a time, the debug kernel first; while one runs it takes a
+# guest's place (the .building marker), so that guests are not starved
+# into their tests' time limits.
+if [ ${#builds[@]} -gt 0 ]; then
+	touch "$results/lanes/.building"
+	(
+		for b in "${builds[@]}"; do
+			tree_lane "$b" "" "$b"
+		done
+		rm -f "$results/lanes/.building"
+	) &
+fi
 
 for k in $kvers; do
 	run "build_modules_$k" make modules KVER="$k"
@@ -210,7 +222,8 @@ vm_lane() {
 }
 
 # The scheduler: start the first ready lane whenever fewer than
-# $parallel guests run; a lane whose build failed is not run.
+# $parallel guests (a kernel build counting as one) run; a lane whose build
+# failed is not run.
 parallel=${AFDEMO_PARALLEL_VMS:-$(nproc)}
 [ "$parallel" -ge 1 ] 2>/dev/null || parallel=1
 declare -A started=() pids=()
@@ -230,7 +243,9 @@ while [ ${#pending[@]} -gt 0 ] || [ ${#pids[@]} -gt 0 ]; do
 			echo "== lane $n: not run, its build failed"
 			continue
 		fi
-		if [ "$state" = ready ] && [ ${#pids[@]} -lt "$parallel" ] &&
+		busy=${#pids[@]}
+		[ ! -e "$results/lanes/.building" ] || busy=$((busy + 1))
+		if [ "$state" = ready ] && [ "$busy" -lt "$parallel" ] &&
 		   [ -z "${started[$n]:-}" ]; then
 			echo "== lane $n started at ${SECONDS}s"
 			started[$n]=$SECONDS
