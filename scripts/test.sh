@@ -31,7 +31,7 @@
 # Env:
 #   KDIR=<kernel build tree>   test a kernel you built (arch/x86/boot/bzImage
 #                              in it): its lane only, the whole suite
-#   KVERS="ver ..."            these installed Debian kernels only
+#   KVERS="ver ..."            these installed Debian kernels only ("": none)
 #   AFDEMO_DEBUG_KERNEL=0      skip the debug lane
 #   AFDEMO_MAINLINE_KERNEL=0|1 skip or add the mainline lane (default: on
 #                              unless KVERS is set, so that KVERS="ver"
@@ -85,7 +85,7 @@ if [ -n "$own_kdir" ]; then
 	AFDEMO_DEBUG_KERNEL=0
 	AFDEMO_MAINLINE_KERNEL=0
 else
-	kvers=${KVERS:-$(scripts/kernels.sh)}
+	kvers=${KVERS-$(scripts/kernels.sh)}
 fi
 kvers=$(echo $kvers)
 echo "Debian kernels: ${kvers:-none}${own_kdir:+; own kernel tree: $own_kdir}"
