@@ -704,9 +704,17 @@ static int __init demo_init(void)
 
 	err = sock_register(&demo_family_ops);
 	if (err) {
-		if (err == -EEXIST)
+		/*
+		 * EEXIST from a module's init tells insmod and modprobe that
+		 * the module is already loaded (7.x turns it into EBUSY):
+		 * a taken family is EBUSY on every kernel, as a taken IP
+		 * protocol is.
+		 */
+		if (err == -EEXIST) {
 			pr_err("address family %d is already registered\n",
 			       family);
+			err = -EBUSY;
+		}
 		goto err_ip_unregister;
 	}
 

@@ -511,7 +511,7 @@ static void load_fails(struct __test_metadata *_metadata, const char *params,
 	ASSERT_FALSE(demo_mod_present(MOD_NAME)) TH_LOG("loaded after %s", params);
 }
 
-TEST_F_TIMEOUT(mod, family_taken_eexist, 120)
+TEST_F_TIMEOUT(mod, family_taken_ebusy, 120)
 {
 	static const int fams[] = { AF_UNIX, AF_INET };
 	char params[32], line[512];
@@ -524,7 +524,7 @@ TEST_F_TIMEOUT(mod, family_taken_eexist, 120)
 		ASSERT_LE(0, kfd) TH_LOG("/dev/kmsg: %s", strerror(errno));
 		ASSERT_LE(0, lseek(kfd, 0, SEEK_END));
 		snprintf(params, sizeof(params), "family=%d", fams[i]);
-		load_fails(_metadata, params, EEXIST);
+		load_fails(_metadata, params, EBUSY);
 		line[0] = '\0';
 		n = kmsg_count(kfd, fams[i], line, sizeof(line));
 		EXPECT_EQ(1, n)
