@@ -7,8 +7,8 @@
  *
  * Supported: Linux 6.1 through 7.x, PREEMPT_RT included.  Built W=1
  * -Werror clean on Debian's 6.1, 6.12 and 6.12 PREEMPT_RT kernels, the
- * debug kernel (6.12) and the newest mainline kernel (7.3); sparse clean
- * where Debian 12's sparse can read the kernel's headers (not 7.3's).
+ * debug kernel (6.12) and the newest mainline kernel (7.3), and sparse
+ * clean on each (7.x through Debian sid's sparse: scripts/sparse.sh).
  */
 #ifndef _DEMO_COMPAT_H
 #define _DEMO_COMPAT_H
