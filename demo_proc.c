@@ -162,24 +162,25 @@ static void demo_seq_stop(struct seq_file *seq, void *v)
 	rcu_read_unlock();
 }
 
-#define DEMO_ROW_FMT "%4lld: %08X:%04X %08X:%04X %-11s %08X:%08X %5u %8llu %6u %s\n"
+#define DEMO_ROW_FMT "%4lld: %08X:%04X %08X:%04X %-11s %08X:%08X %5u %8llu %6u %-9s %5u %5u %8u\n"
 
 static void demo_seq_show_tw(struct seq_file *seq, const struct demo_tw *tw)
 {
 	seq_printf(seq, DEMO_ROW_FMT, (long long)(seq->index - 1),
 		   tw->laddr, ntohs(tw->lport), tw->raddr, ntohs(tw->rport),
-		   "TIME_WAIT", 0, 0, 0, 0ULL, 0, "SEQPACKET");
+		   "TIME_WAIT", 0, 0, 0, 0ULL, 0, "SEQPACKET", 0, 0, 0);
 }
 
 static int demo_seq_show(struct seq_file *seq, void *v)
 {
 	struct demo_iter_state *st = seq->private;
+	u32 cwnd = 0, ssthresh = 0, srtt_us = 0;
 	const struct inet_sock *inet;
 	int tx, rx, state;
 	struct sock *sk;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(seq, "  sl  local_address rem_address   st          tx_queue:rx_queue   uid    inode  drops type\n");
+		seq_puts(seq, "  sl  local_address rem_address   st          tx_queue:rx_queue   uid    inode  drops type       cwnd ssthr  srtt_us\n");
 		return 0;
 	}
 	if (st->table == DEMO_TABLE_TW) {
@@ -197,8 +198,14 @@ static int demo_seq_show(struct seq_file *seq, void *v)
 		tx = READ_ONCE(sk->sk_max_ack_backlog);
 		rx = READ_ONCE(sk->sk_ack_backlog);
 	} else if (sk->sk_prot == &demo_seq_prot) {
-		tx = READ_ONCE(demo_seq_sk(sk)->unacked_bytes);
+		const struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+		tx = READ_ONCE(ssk->unacked_bytes);
 		rx = sk_rmem_alloc_get(sk);
+		/* Racy snapshots of the owner's fields, as /proc/net/tcp's. */
+		cwnd = data_race(ssk->cwnd);
+		ssthresh = data_race(ssk->ssthresh);
+		srtt_us = data_race(ssk->srtt_us) >> 3;
 	} else {
 		tx = sk_wmem_alloc_get(sk);
 		rx = sk_rmem_alloc_get(sk);
@@ -211,7 +218,8 @@ static int demo_seq_show(struct seq_file *seq, void *v)
 		   tx, rx,
 		   from_kuid_munged(seq_user_ns(seq), demo_compat_sk_uid(sk)),
 		   (unsigned long long)sock_i_ino(sk),
-		   atomic_read(&sk->sk_drops), demo_type_name(sk));
+		   atomic_read(&sk->sk_drops), demo_type_name(sk),
+		   cwnd, ssthresh, srtt_us);
 	return 0;
 }
 

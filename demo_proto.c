@@ -425,12 +425,15 @@ int demo_getsockopt(struct sock *sk, int level, int optname,
 
 /*
  * The DEMOPROTO_SEQPACKET rules (docs/PROTOCOL.md): the sequence header is
- * there and its reserved field zero, the flags are known, SYN, FIN and RST
- * come alone and without payload, and every other segment acknowledges.
+ * there and its reserved field zero, the flags are known, SACK blocks come
+ * with an acknowledgment only, at most DEMO_SEQ_MAX_SACK and whole (they
+ * are pulled into the linear area here), SYN, FIN and RST come alone and
+ * without payload, and every other segment acknowledges.
  */
 static bool demo_seq_hdr_valid(struct sk_buff *skb)
 {
 	const struct demo_seqhdr *sh;
+	unsigned int hlen;
 	u16 flags, ctl;
 
 	if (skb->len < DEMO_SEQ_HDRS || !pskb_may_pull(skb, DEMO_SEQ_HDRS))
@@ -439,13 +442,19 @@ static bool demo_seq_hdr_valid(struct sk_buff *skb)
 	sh = (const struct demo_seqhdr *)(demo_hdr(skb) + 1);
 	if ((flags & ~DEMO_SEQ_FLAGS) || sh->reserved)
 		return false;
+	if (sh->sack_blocks > DEMO_SEQ_MAX_SACK ||
+	    (sh->sack_blocks && !(flags & DEMO_SEQ_ACK)))
+		return false;
+	hlen = DEMO_SEQ_HDRS + sh->sack_blocks * sizeof(struct demo_sack_block);
+	if (skb->len < hlen || !pskb_may_pull(skb, hlen))
+		return false;
 
 	ctl = flags & (DEMO_SEQ_SYN | DEMO_SEQ_FIN | DEMO_SEQ_RST);
 	if (!ctl)
 		return flags & DEMO_SEQ_ACK;
 	if (ctl & (ctl - 1))
 		return false;
-	if (skb->len > DEMO_SEQ_HDRS || (flags & DEMO_SEQ_EOR))
+	if (skb->len > hlen || (flags & DEMO_SEQ_EOR))
 		return false;
 	return ctl != DEMO_SEQ_FIN || (flags & DEMO_SEQ_ACK);
 }

@@ -117,6 +117,8 @@ struct demo_seq_sysctl {
 	int	syn_retries;
 	int	time_wait_ms;
 	int	fin_timeout_ms;
+	int	rmem_max;
+	int	wmem_max;
 };
 
 /**

@@ -40,7 +40,8 @@ static siphash_aligned_key_t demo_seq_cookie_key;
 void demo_seq_init(void)
 {
 	BUILD_BUG_ON(sizeof(struct demo_seq_cb) > sizeof_field(struct sk_buff, cb));
-	BUILD_BUG_ON(sizeof(struct demo_seqhdr) != 16);
+	BUILD_BUG_ON(sizeof(struct demo_seqhdr) != 12);
+	BUILD_BUG_ON(sizeof(struct demo_sack_block) != 8);
 	get_random_bytes(&demo_seq_cookie_key, sizeof(demo_seq_cookie_key));
 }
 
@@ -106,21 +107,14 @@ bool demo_seq_cookie_check(const struct net *net, __be32 saddr, __be32 daddr,
 }
 EXPORT_SYMBOL_IF_KUNIT(demo_seq_cookie_check);
 
-/**
- * demo_seq_rcv_window() - segments the receiver of @sk can take now
- * @sk: the socket
- *
- * The free receive buffer in segments of the size the peer sends, and,
- * while nothing waits to be read, at least enough to complete the largest
- * message, so that a message larger than the buffer cannot wedge the
- * connection.
- *
- * Return: the window, in segments.
+/*
+ * The window @sk can offer for segments of @mss payload bytes: its free
+ * receive buffer in such segments and, while nothing waits to be read, at
+ * least enough to complete the largest message, so that a message larger
+ * than the buffer cannot wedge the connection.
  */
-u16 demo_seq_rcv_window(struct sock *sk)
+static u16 demo_seq_window_for(struct sock *sk, u32 mss)
 {
-	struct demo_seq_sock *ssk = demo_seq_sk(sk);
-	u32 mss = max_t(u32, ssk->rcv_mss, 536);
 	int cost = SKB_TRUESIZE(mss + DEMO_SEQ_HDRS + sizeof(struct iphdr));
 	int space = READ_ONCE(sk->sk_rcvbuf) - atomic_read(&sk->sk_rmem_alloc);
 	u32 wnd = space > 0 ? space / cost : 0;
@@ -128,7 +122,107 @@ u16 demo_seq_rcv_window(struct sock *sk)
 	if (skb_queue_empty_lockless(&sk->sk_receive_queue))
 		wnd = max_t(u32, wnd,
 			    DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG, mss) + 2);
-	return min_t(u32, wnd, U16_MAX);
+	return min_t(u32, wnd, DEMO_SEQ_MAX_WND);
+}
+
+/**
+ * demo_seq_rcv_window() - segments the receiver of @sk can take now
+ * @sk: the socket
+ *
+ * In segments of the largest size the peer sent, or of our own path's
+ * (demo_seq_window_for()).
+ *
+ * Return: the window, in segments.
+ */
+u16 demo_seq_rcv_window(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	return demo_seq_window_for(sk, max_t(u32, ssk->rcv_mss, 64));
+}
+
+/*
+ * A listener's window for a handshake arriving on @skb's device: the
+ * segments will be cut for that link's MTU, not for a guess smaller than
+ * it, which would offer more than the buffer holds.
+ */
+static u16 demo_seq_listen_window(struct sock *lsk, const struct sk_buff *skb)
+{
+	u32 mtu = min_t(u32, READ_ONCE(skb->dev->mtu), IP_MAX_MTU);
+
+	return demo_seq_window_for(lsk, max_t(int, mtu - sizeof(struct iphdr) -
+						 DEMO_SEQ_HDRS, 64));
+}
+
+/*
+ * Receive buffer auto-tuning, as TCP's: when the sender used nearly all of
+ * the window while the reader kept up (little waits to be read), the
+ * window, not the reader, limits the connection: double the buffer, at
+ * most once per window of data, up to seqpacket_rmem_max. SO_RCVBUF
+ * turns it off.
+ */
+static void demo_seq_rcvbuf_grow(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	int rcvbuf = READ_ONCE(sk->sk_rcvbuf);
+	int max = READ_ONCE(demo_pernet(sock_net(sk))->seq.rmem_max);
+	u32 left = ssk->rcv_adv_edge - ssk->rcv_nxt;
+
+	if ((sk->sk_userlocks & SOCK_RCVBUF_LOCK) || rcvbuf >= max ||
+	    demo_seq_before(ssk->rcv_nxt, ssk->rcvbuf_grow_seq))
+		return;
+	if (atomic_read(&sk->sk_rmem_alloc) > rcvbuf / 4 ||
+	    left * 4 > demo_seq_rcv_window(sk))
+		return;
+	WRITE_ONCE(sk->sk_rcvbuf, min_t(u64, 2ULL * rcvbuf, max));
+	ssk->rcvbuf_grow_seq = ssk->rcv_nxt + demo_seq_rcv_window(sk);
+}
+
+/*
+ * SACK blocks to report (RFC 2018): segment @seq went to the out-of-order
+ * queue. The block holding it goes first; a block it joins to another
+ * absorbs that one; the oldest block is forgotten when there are too many.
+ */
+static void demo_seq_sack_add(struct demo_seq_sock *ssk, u32 seq)
+{
+	struct demo_seq_range *b = ssk->rcv_sacks, cur = { seq, seq + 1 };
+	int i, n = ssk->num_rcv_sacks, k = 0;
+
+	/* Merge every block touching the new one into it. */
+	for (i = 0; i < n; i++) {
+		if (b[i].end == cur.start || b[i].start == cur.end ||
+		    (!demo_seq_before(cur.start, b[i].start) &&
+		     !demo_seq_after(cur.end, b[i].end))) {
+			if (demo_seq_before(b[i].start, cur.start))
+				cur.start = b[i].start;
+			if (demo_seq_after(b[i].end, cur.end))
+				cur.end = b[i].end;
+			continue;
+		}
+		b[k++] = b[i];
+	}
+	/* The others keep their order, after the new one. */
+	if (k == DEMO_SEQ_MAX_SACK)
+		k--;
+	memmove(&b[1], &b[0], k * sizeof(*b));
+	b[0] = cur;
+	ssk->num_rcv_sacks = k + 1;
+}
+
+/* rcv_nxt moved: blocks it reached are no longer to report. */
+static void demo_seq_sack_prune(struct demo_seq_sock *ssk)
+{
+	struct demo_seq_range *b = ssk->rcv_sacks;
+	int i, k = 0;
+
+	for (i = 0; i < ssk->num_rcv_sacks; i++) {
+		if (!demo_seq_after(b[i].end, ssk->rcv_nxt))
+			continue;
+		if (demo_seq_before(b[i].start, ssk->rcv_nxt))
+			b[i].start = ssk->rcv_nxt;
+		b[k++] = b[i];
+	}
+	ssk->num_rcv_sacks = k;
 }
 
 /* Receive memory beyond which even in-window segments are dropped. */
@@ -188,6 +282,13 @@ static struct sock *demo_seq_lookup_listener(struct net *net, __be32 laddr,
 	if (result && !refcount_inc_not_zero(&result->sk_refcnt))
 		result = NULL;
 	return result;
+}
+
+/* The SACK blocks of a received segment, right after its headers. */
+static const struct demo_sack_block *demo_seq_sacks(const struct sk_buff *skb)
+{
+	return (const struct demo_sack_block *)((const u8 *)demo_hdr(skb) +
+						DEMO_SEQ_HDRS);
 }
 
 /* A RST is believed if its sequence number is in the receive window. */
@@ -277,10 +378,12 @@ static void demo_seq_ofo_queue(struct sock *sk, struct sk_buff *skb)
 		}
 		if (demo_seq_before(pseq, seq)) {
 			__skb_queue_after(q, pos, skb);
-			return;
+			goto queued;
 		}
 	}
 	__skb_queue_head(q, skb);
+queued:
+	demo_seq_sack_add(demo_seq_sk(sk), seq);
 }
 
 /* A segment that takes a sequence number: data, end of message, FIN. */
@@ -346,6 +449,9 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 		ssk->rcv_nxt++;
 		demo_seq_deliver(sk, skb);
 	}
+	if (ssk->num_rcv_sacks)
+		demo_seq_sack_prune(ssk);
+	demo_seq_rcvbuf_grow(sk);
 	/* After the peer's FIN (acknowledged with it) or the end: done. */
 	if (!((1 << sk->sk_state) &
 	      (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2)))
@@ -382,8 +488,9 @@ static void demo_seq_send_oow_ack(struct sock *sk)
 	demo_seq_send_ack(sk);
 }
 
-static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
+static bool demo_seq_rcv_ack(struct sock *sk, const struct sk_buff *skb)
 {
+	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	u32 ack = cb->ack;
 	bool closed;
@@ -411,7 +518,7 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
 		else
 			demo_seq_window_opened(sk);
 	}
-	demo_seq_clean_acked(sk, ack, cb->sack);
+	demo_seq_clean_acked(sk, ack, demo_seq_sacks(skb), cb->sack_blocks);
 
 	/* Our FIN, the last segment queued, acknowledged? */
 	if (ssk->snd_una == ssk->write_seq) {
@@ -460,8 +567,9 @@ static void demo_seq_rcv_synsent(struct sock *sk, struct sk_buff *skb)
 
 	ssk->rcv_nxt = cb->seq + 1;
 	ssk->rcv_adv_edge = ssk->rcv_nxt;
+	ssk->rcvbuf_grow_seq = ssk->rcv_nxt;
 	ssk->snd_wnd_edge = cb->ack + cb->window;
-	demo_seq_clean_acked(sk, cb->ack, 0);
+	demo_seq_clean_acked(sk, cb->ack, NULL, 0);
 	demo_seq_set_state(sk, TCP_ESTABLISHED);
 	/*
 	 * The listener keeps no state: if this ACK is lost, only we can
@@ -518,7 +626,7 @@ int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb)
 	}
 	/* Anything else from the peer means it has the connection. */
 	ssk->hs_pending = 0;
-	if (!demo_seq_rcv_ack(sk, cb))
+	if (!demo_seq_rcv_ack(sk, skb))
 		goto discard;
 	if (skb->len || (cb->flags & (DEMO_SEQ_EOR | DEMO_SEQ_FIN))) {
 		demo_seq_rcv_data(sk, skb);
@@ -620,8 +728,9 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 	ssk->write_seq = cb->ack;
 	ssk->snd_wnd_edge = cb->ack + cb->window;
 	ssk->rcv_nxt = rcv_nxt;
+	ssk->rcvbuf_grow_seq = rcv_nxt;
 	/* What the listener's SYN-ACK offered, computed the same way. */
-	ssk->rcv_adv_edge = ssk->rcv_nxt + demo_seq_rcv_window(lsk);
+	ssk->rcv_adv_edge = ssk->rcv_nxt + demo_seq_listen_window(lsk, skb);
 	demo_seq_set_state(sk, TCP_ESTABLISHED);
 	bh_unlock_sock(sk);
 
@@ -689,7 +798,7 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 		demo_seq_send_ctl(net, iph->daddr, iph->saddr, dh->dest,
 				  dh->source, isn, cb->seq + 1,
 				  DEMO_SEQ_SYN | DEMO_SEQ_ACK,
-				  demo_seq_rcv_window(lsk));
+				  demo_seq_listen_window(lsk, skb));
 		goto discard;
 	}
 
@@ -756,10 +865,11 @@ void demo_seq_rcv(struct sk_buff *skb)
 	memset(cb, 0, sizeof(*cb));
 	cb->seq = ntohl(sh->seq);
 	cb->ack = ntohl(sh->ack);
-	cb->sack = ntohl(sh->sack);
 	cb->window = ntohs(sh->window);
 	cb->flags = ntohs(dh->flags);
-	__skb_pull(skb, DEMO_SEQ_HDRS);
+	cb->sack_blocks = sh->sack_blocks;
+	/* demo_validate() checked and pulled the blocks; they stay there. */
+	__skb_pull(skb, DEMO_SEQ_HDRS + DEMO_SEQ_SACK_LEN(cb->sack_blocks));
 	demo_inc_stats(net, DEMO_MIB_INSEGS);
 
 	sk = demo_seq_lookup(net, iph->saddr, dh->source, iph->daddr, dh->dest);

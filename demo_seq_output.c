@@ -4,26 +4,29 @@
  *
  * sendmsg() cuts a message into segments of at most mss payload bytes and
  * queues them, each with its sequence number, on sk_write_queue; so do
- * SYN and FIN. demo_seq_push() transmits, as a clone, every queued segment
- * the peer's window admits. A segment leaves the queue only when the peer
- * acknowledges it cumulatively; until then it may be sent again:
+ * SYN and FIN. demo_seq_push() transmits, as a clone, what the congestion
+ * window (demo_seq_cc.c) and the peer's window admit: lost segments first,
+ * then new ones. A segment leaves the queue only when the peer acknowledges
+ * it cumulatively; until then the scoreboard in its skb->cb records what
+ * the peer's SACK blocks reported (sacked), what is taken as lost (lost)
+ * and which of those were sent again (retrans), as TCP's does:
  *
- *  - by SACK recovery, once the peer reported receiving a segment sent
- *    DEMO_SEQ_DUPTHRESH transmissions after it (demo_seq_sack_recover(),
- *    the idea of RACK with a packet count for the reordering window);
- *  - by the retransmission timer, which resends the oldest segment and
- *    those sent as long ago, and doubles the timeout (RFC 6298); after
- *    seqpacket_retries (or seqpacket_syn_retries) timeouts in a row it
- *    gives up with ETIMEDOUT.
+ *  - a segment is lost once the peer reported receiving one transmitted
+ *    DEMO_SEQ_DUPTHRESH transmissions after it (demo_seq_detect_loss():
+ *    the idea of RACK with a packet count for the reordering window; a
+ *    retransmission is judged the same way);
+ *  - on a retransmission timeout every segment in flight not SACKed is
+ *    lost, the timeout doubles (RFC 6298) and slow start resends them;
+ *    after seqpacket_retries (or seqpacket_syn_retries) timeouts in a row
+ *    the connection gives up with ETIMEDOUT.
  *
  * A closed window is probed by the same timer, with the next segment.
- * There is no congestion control: a connection sends as much as the
- * peer's window admits, and at most the DEMO_SEQ_SACK_BITS + 1 segments
- * from snd_una that one SACK bitmap can describe, so that every loss in
- * flight can be seen.
+ * RTTs are measured in microseconds from each segment's send time, never
+ * from a retransmitted one (Karn).
  */
 
 #include <linux/jiffies.h>
+#include <linux/math64.h>
 #include <linux/slab.h>
 #include <net/ip.h>
 #include <net/route.h>
@@ -31,8 +34,9 @@
 
 #include "demo_seqpacket.h"
 
-/* Headroom for the link layer, IPv4 and DEMO headers. */
-#define DEMO_SEQ_HEADROOM	(MAX_HEADER + sizeof(struct iphdr) + DEMO_SEQ_HDRS)
+/* Headroom for the link layer, IPv4 and DEMO headers, SACK blocks. */
+#define DEMO_SEQ_HEADROOM	(MAX_HEADER + sizeof(struct iphdr) + DEMO_SEQ_HDRS + \
+				 DEMO_SEQ_SACK_LEN(DEMO_SEQ_MAX_SACK))
 
 static struct demo_seq_sysctl *demo_seq_ctl(const struct sock *sk)
 {
@@ -91,21 +95,6 @@ u32 demo_seq_mss(struct sock *sk)
 	return max_t(int, mtu - sizeof(struct iphdr) - DEMO_SEQ_HDRS, 8);
 }
 
-/* Bit i: the peer's segment rcv_nxt + 1 + i waits in the out-of-order queue. */
-static u32 demo_seq_sack_bits(struct demo_seq_sock *ssk)
-{
-	struct sk_buff *skb;
-	u32 bits = 0, d;
-
-	skb_queue_walk(&ssk->ooo_queue, skb) {
-		d = DEMO_SEQ_CB(skb)->seq - ssk->rcv_nxt - 1;
-		if (d >= DEMO_SEQ_SACK_BITS)
-			break;
-		bits |= 1U << d;
-	}
-	return bits;
-}
-
 /* The window to advertise now; its right edge never moves back. */
 static u16 demo_seq_adv_window(struct sock *sk)
 {
@@ -123,23 +112,34 @@ static u16 demo_seq_adv_window(struct sock *sk)
 
 /*
  * Push the DEMO and sequence headers for segment @seq with @flags onto
- * @skb, acknowledging everything received so far.
+ * @skb, acknowledging everything received so far, with as many SACK
+ * blocks as are to report and as @room bytes take.
  */
 static void demo_seq_build(struct sock *sk, struct sk_buff *skb, u32 seq,
-			   u16 flags)
+			   u16 flags, unsigned int room)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	struct inet_sock *inet = inet_sk(sk);
+	struct demo_sack_block *sb;
 	struct demo_seqhdr *sh;
+	int i, n = 0;
 
 	if (sk->sk_state != TCP_SYN_SENT)
 		flags |= DEMO_SEQ_ACK;
+	if (flags & DEMO_SEQ_ACK)
+		n = min_t(int, ssk->num_rcv_sacks,
+			  room / sizeof(struct demo_sack_block));
 
+	sb = skb_push(skb, DEMO_SEQ_SACK_LEN(n));
+	for (i = 0; i < n; i++) {
+		sb[i].start = htonl(ssk->rcv_sacks[i].start);
+		sb[i].end = htonl(ssk->rcv_sacks[i].end);
+	}
 	sh = skb_push(skb, sizeof(*sh));
 	sh->seq = htonl(seq);
 	sh->ack = htonl(flags & DEMO_SEQ_ACK ? ssk->rcv_nxt : 0);
-	sh->sack = htonl(flags & DEMO_SEQ_ACK ? demo_seq_sack_bits(ssk) : 0);
 	sh->window = htons(demo_seq_adv_window(sk));
+	sh->sack_blocks = n;
 	sh->reserved = 0;
 	skb_push(skb, sizeof(struct demohdr));
 	skb_reset_transport_header(skb);
@@ -164,6 +164,7 @@ static int demo_seq_transmit(struct sock *sk, struct sk_buff *skb,
 	struct dst_entry *dst;
 	u16 flags = cb->flags;
 	u32 seq = cb->seq;
+	unsigned int mtu;
 	bool df;
 	int err;
 
@@ -183,10 +184,14 @@ static int demo_seq_transmit(struct sock *sk, struct sk_buff *skb,
 	/* IP output reads its control block from skb->cb. */
 	memset(skb->cb, 0, sizeof(skb->cb));
 	skb_set_owner_w(skb, sk);
-	demo_seq_build(sk, skb, seq, flags);
+	/* SACK blocks only where they fit: the payload was cut for the MTU. */
+	mtu = dst_mtu(dst);
+	demo_seq_build(sk, skb, seq, flags,
+		       mtu > skb->len + sizeof(struct iphdr) + DEMO_SEQ_HDRS ?
+		       mtu - skb->len - sizeof(struct iphdr) - DEMO_SEQ_HDRS : 0);
 
 	/* DF, unless the segment was cut for a path MTU that since shrank. */
-	df = skb->len + sizeof(struct iphdr) <= dst_mtu(dst);
+	df = skb->len + sizeof(struct iphdr) <= mtu;
 	skb_dst_set(skb, dst_clone(dst));
 	err = demo_ip_output(sock_net(sk), sk, skb, inet->inet_saddr,
 			     inet->inet_daddr, READ_ONCE(inet->uc_ttl),
@@ -345,7 +350,31 @@ void demo_seq_purge_write_queue(struct sock *sk)
 		kfree_skb(skb);
 	}
 	ssk->send_head = NULL;
+	ssk->sack_hint = NULL;
+	ssk->rtx_hint = NULL;
+	ssk->sacked_out = 0;
+	ssk->lost_out = 0;
+	ssk->retrans_out = 0;
 	WRITE_ONCE(ssk->unacked_bytes, 0);
+}
+
+/*
+ * The send buffer follows the congestion window, as TCP's
+ * tcp_sndbuf_expand(): room for two windows of segments, up to
+ * seqpacket_wmem_max, unless SO_SNDBUF set it.
+ */
+static void demo_seq_sndbuf_expand(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	int max = READ_ONCE(demo_seq_ctl(sk)->wmem_max);
+	u64 want;
+
+	if (sk->sk_userlocks & SOCK_SNDBUF_LOCK)
+		return;
+	want = 2ULL * ssk->cwnd * SKB_TRUESIZE(ssk->mss + DEMO_SEQ_HEADROOM);
+	want = min_t(u64, want, max);
+	if (want > READ_ONCE(sk->sk_sndbuf))
+		WRITE_ONCE(sk->sk_sndbuf, want);
 }
 
 /* First transmission of the segment at send_head. */
@@ -358,7 +387,7 @@ static int demo_seq_send_head(struct sock *sk)
 	err = demo_seq_transmit(sk, skb, true);
 	if (err)
 		return err;
-	DEMO_SEQ_CB(skb)->sent = (u32)jiffies;
+	DEMO_SEQ_CB(skb)->sent = demo_seq_clock_us();
 	DEMO_SEQ_CB(skb)->tx = ++ssk->tx_count;
 	ssk->snd_nxt = DEMO_SEQ_CB(skb)->seq + 1;
 	ssk->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
@@ -367,21 +396,82 @@ static int demo_seq_send_head(struct sock *sk)
 	return 0;
 }
 
+/* Send @skb, already sent once, again; it stays queued. */
+static int demo_seq_retransmit(struct sock *sk, struct sk_buff *skb,
+			       enum demo_mib_field why)
+{
+	struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	int err;
+
+	err = demo_seq_transmit(sk, skb, true);
+	if (err)
+		return err;
+	cb->retransmitted = 1;
+	cb->sent = demo_seq_clock_us();
+	cb->tx = ++demo_seq_sk(sk)->tx_count;
+	demo_inc_stats(sock_net(sk), why);
+	return 0;
+}
+
+/* The first segment taken as lost and not yet sent again, or NULL. */
+static struct sk_buff *demo_seq_next_lost(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct sk_buff *skb = ssk->rtx_hint ?: skb_peek(&sk->sk_write_queue);
+
+	for (; skb && skb != ssk->send_head;
+	     skb = skb_queue_is_last(&sk->sk_write_queue, skb) ? NULL :
+								  skb->next) {
+		const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+
+		if (cb->lost && !cb->retrans) {
+			ssk->rtx_hint = skb;
+			return skb;
+		}
+	}
+	ssk->rtx_hint = NULL;
+	return NULL;
+}
+
 /**
- * demo_seq_push() - transmit what the peer's window admits
+ * demo_seq_push() - transmit what the windows admit
  * @sk: the socket, owned
+ *
+ * Lost segments go first, then new ones, while fewer than cwnd segments
+ * are in flight; new ones only within the peer's window. The SYN is sent
+ * whatever the windows say.
  */
 void demo_seq_push(struct sock *sk)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	struct sk_buff *skb;
 
-	while ((skb = ssk->send_head)) {
-		u32 seq = DEMO_SEQ_CB(skb)->seq;
-
-		if (!(DEMO_SEQ_CB(skb)->flags & DEMO_SEQ_SYN) &&
-		    (!demo_seq_before(seq, ssk->snd_wnd_edge) ||
-		     seq - ssk->snd_una > DEMO_SEQ_SACK_BITS))
+	ssk->cwnd_limited = 0;
+	while (ssk->send_head || ssk->lost_out > ssk->retrans_out) {
+		skb = ssk->send_head;
+		if (skb && (DEMO_SEQ_CB(skb)->flags & DEMO_SEQ_SYN)) {
+			if (demo_seq_send_head(sk))
+				break;
+			continue;
+		}
+		if (demo_seq_in_flight(ssk) >= ssk->cwnd) {
+			ssk->cwnd_limited = 1;
+			break;
+		}
+		if (ssk->lost_out > ssk->retrans_out) {
+			skb = demo_seq_next_lost(sk);
+			if (skb) {
+				if (demo_seq_retransmit(sk, skb,
+							DEMO_MIB_RETRANSSEGS))
+					break;
+				DEMO_SEQ_CB(skb)->retrans = 1;
+				ssk->retrans_out++;
+				continue;
+			}
+		}
+		skb = ssk->send_head;
+		if (!skb || !demo_seq_before(DEMO_SEQ_CB(skb)->seq,
+					     ssk->snd_wnd_edge))
 			break;
 		if (demo_seq_send_head(sk))
 			break;
@@ -426,43 +516,38 @@ void demo_seq_rto_reset(struct sock *sk)
 	u32 rto_min, rto_max, rto;
 
 	demo_seq_rto_bounds(sk, &rto_min, &rto_max);
-	rto = ssk->srtt ? (ssk->srtt >> 3) + max_t(u32, ssk->rttvar, 1) :
-			  DEMO_SEQ_RTO_INIT;
+	/* RFC 6298: SRTT + 4 * RTTVAR, the clock granularity a jiffy. */
+	rto = ssk->srtt_us ? usecs_to_jiffies((ssk->srtt_us >> 3) +
+					      ssk->rttvar_us) + 1 :
+			     DEMO_SEQ_RTO_INIT;
 	ssk->rto = clamp_t(u32, rto, rto_min, rto_max);
 }
 
-/* RFC 6298 with the clock in jiffies: srtt << 3, rttvar << 2. */
-void demo_seq_rtt_sample(struct sock *sk, u32 rtt)
+/**
+ * demo_seq_rtt_sample() - RFC 6298's estimator, fed in microseconds
+ * @sk: the socket, owned
+ * @rtt_us: the sample
+ *
+ * srtt_us holds SRTT << 3 and rttvar_us 4 * RTTVAR << 0, as TCP's srtt_us
+ * and mdev_us.
+ */
+void demo_seq_rtt_sample(struct sock *sk, u32 rtt_us)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
-	long m = rtt;
+	long m = rtt_us;
 
-	if (!ssk->srtt) {
-		ssk->srtt = max_t(u32, rtt << 3, 1);
-		ssk->rttvar = rtt << 1;
+	if (!ssk->srtt_us) {
+		ssk->srtt_us = max_t(u32, rtt_us << 3, 1);
+		ssk->rttvar_us = rtt_us << 1;
 	} else {
-		m -= ssk->srtt >> 3;
-		ssk->srtt = max_t(long, ssk->srtt + m, 1);
+		m -= ssk->srtt_us >> 3;
+		ssk->srtt_us = max_t(long, (long)ssk->srtt_us + m, 1);
 		if (m < 0)
 			m = -m;
-		m -= ssk->rttvar >> 2;
-		ssk->rttvar += m;
+		m -= ssk->rttvar_us >> 2;
+		ssk->rttvar_us = max_t(long, (long)ssk->rttvar_us + m, 1);
 	}
 	demo_seq_rto_reset(sk);
-}
-
-/* Retransmit @skb, already sent; it stays queued. */
-static void demo_seq_retransmit(struct sock *sk, struct sk_buff *skb,
-				enum demo_mib_field why)
-{
-	struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
-
-	if (demo_seq_transmit(sk, skb, true))
-		return;
-	cb->retransmitted = 1;
-	cb->sent = (u32)jiffies;
-	cb->tx = ++demo_seq_sk(sk)->tx_count;
-	demo_inc_stats(sock_net(sk), why);
 }
 
 /* The peer has segment @cb, sent as transmission cb->tx. */
@@ -473,63 +558,159 @@ static void demo_seq_delivered(struct demo_seq_sock *ssk,
 		ssk->delivered_tx = cb->tx;
 }
 
-/*
- * SACK recovery. Mark what @sack reports received; then a segment still
- * missing is taken as lost, and sent again, once a segment transmitted
- * DEMO_SEQ_DUPTHRESH transmissions after it was delivered: reordering by
- * fewer is tolerated. Only the segments the bitmap covers are judged: the
- * peer may hold later ones without being able to say so.
- */
-static void demo_seq_sack_recover(struct sock *sk, u32 ack, u32 sack)
+/* A write queue segment leaves the scoreboard's counts. */
+static void demo_seq_unscore(struct demo_seq_sock *ssk, struct demo_seq_cb *cb)
+{
+	if (cb->sacked)
+		ssk->sacked_out--;
+	if (cb->lost)
+		ssk->lost_out--;
+	if (cb->retrans)
+		ssk->retrans_out--;
+	cb->sacked = 0;
+	cb->lost = 0;
+	cb->retrans = 0;
+}
+
+/* Take @cb as lost (again, if it was retransmitted). */
+static void demo_seq_mark_lost(struct demo_seq_sock *ssk, struct demo_seq_cb *cb)
+{
+	if (cb->retrans) {
+		cb->retrans = 0;
+		ssk->retrans_out--;
+	}
+	if (!cb->lost) {
+		cb->lost = 1;
+		ssk->lost_out++;
+	}
+	/* Resend it, though it comes before where the last resend was. */
+	ssk->rtx_hint = NULL;
+}
+
+/* The write queue segment with sequence number @seq, or NULL. */
+static struct sk_buff *demo_seq_skb_at(struct sock *sk, u32 seq)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct sk_buff *skb = ssk->sack_hint;
+
+	if (!skb || demo_seq_before(seq, DEMO_SEQ_CB(skb)->seq))
+		skb = skb_peek(&sk->sk_write_queue);
+	while (skb && DEMO_SEQ_CB(skb)->seq != seq)
+		skb = skb_queue_is_last(&sk->sk_write_queue, skb) ? NULL :
+								     skb->next;
+	return skb;
+}
+
+/*
+ * Mark what the peer's SACK blocks report received. Blocks are checked:
+ * within (snd_una, snd_nxt], else ignored. What the previous ACK reported
+ * already is skipped, so a growing block costs only its growth.
+ * Return: segments newly SACKed; *@rtt_us the RTT of the newest of them
+ * sent once, or -1.
+ */
+static u32 demo_seq_sack_tag(struct sock *sk, u32 ack,
+			     const struct demo_sack_block *sacks, int n,
+			     long *rtt_us)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct demo_seq_range cache[DEMO_SEQ_MAX_SACK];
+	int i, j, ncache = ssk->num_sack_cache;
+	u32 now = demo_seq_clock_us();
+	u32 newly = 0, start, end;
 	struct sk_buff *skb;
-	u32 d;
 
-	skb_queue_walk(&sk->sk_write_queue, skb) {
-		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	memcpy(cache, ssk->sack_cache, sizeof(cache));
+	ssk->num_sack_cache = 0;
+	for (i = 0; i < n; i++) {
+		start = ntohl(sacks[i].start);
+		end = ntohl(sacks[i].end);
+		if (!demo_seq_before(start, end) ||
+		    demo_seq_before(start, ack) ||
+		    demo_seq_after(end, ssk->snd_nxt))
+			continue;
+		ssk->sack_cache[ssk->num_sack_cache++] =
+			(struct demo_seq_range){ start, end };
 
-		if (skb == ssk->send_head ||
-		    demo_seq_after(cb->seq, ack + DEMO_SEQ_SACK_BITS))
-			break;
-		d = cb->seq - ack - 1;
-		if (!cb->sacked && d < DEMO_SEQ_SACK_BITS &&
-		    (sack & (1U << d))) {
-			demo_seq_delivered(ssk, cb);
+		for (j = 0; j < ncache; j++)
+			if (!demo_seq_before(start, cache[j].start) &&
+			    demo_seq_before(start, cache[j].end))
+				start = cache[j].end;
+		if (!demo_seq_before(start, end))
+			continue;
+
+		for (skb = demo_seq_skb_at(sk, start);
+		     skb && skb != ssk->send_head &&
+		     demo_seq_before(DEMO_SEQ_CB(skb)->seq, end);
+		     skb = skb_queue_is_last(&sk->sk_write_queue, skb) ?
+			   NULL : skb->next) {
+			struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+
+			if (cb->sacked)
+				continue;
+			demo_seq_unscore(ssk, cb);
 			cb->sacked = 1;
+			ssk->sacked_out++;
+			newly++;
+			demo_seq_delivered(ssk, cb);
+			if (!cb->retransmitted)
+				*rtt_us = (u32)(now - cb->sent);
 		}
+		ssk->sack_hint = skb;
 	}
+	return newly;
+}
+
+/*
+ * A segment not SACKed is lost once one transmitted DEMO_SEQ_DUPTHRESH
+ * transmissions after it was delivered; so is a retransmission. Only
+ * with SACK information: then the peer holds later segments.
+ */
+static void demo_seq_detect_loss(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 lost = ssk->lost_out;
+	struct sk_buff *skb;
+
+	if (!ssk->sacked_out)
+		return;
 	skb_queue_walk(&sk->sk_write_queue, skb) {
 		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+		u32 d = ssk->delivered_tx - cb->tx;
 
-		if (skb == ssk->send_head ||
-		    demo_seq_after(cb->seq, ack + DEMO_SEQ_SACK_BITS))
+		if (skb == ssk->send_head)
 			break;
-		if (!cb->sacked &&
-		    ssk->delivered_tx - cb->tx >= DEMO_SEQ_DUPTHRESH &&
-		    ssk->delivered_tx - cb->tx < (1U << 31))
-			demo_seq_retransmit(sk, skb, DEMO_MIB_RETRANSSEGS);
+		if (cb->sacked || (cb->lost && !cb->retrans))
+			continue;
+		if (d >= DEMO_SEQ_DUPTHRESH && d < (1U << 31))
+			demo_seq_mark_lost(ssk, cb);
 	}
+	if (ssk->lost_out > lost)
+		demo_seq_cc_enter_recovery(sk);
 }
 
 /**
- * demo_seq_clean_acked() - the peer acknowledged up to @ack, and @sack
+ * demo_seq_clean_acked() - the peer acknowledged up to @ack, and SACKed
  * @sk: the socket, owned
  * @ack: cumulative acknowledgment, not beyond snd_nxt
- * @sack: the SACK bits that came with it
+ * @sacks: the SACK blocks that came with it, as on the wire
+ * @nsacks: how many
  */
-void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
+void demo_seq_clean_acked(struct sock *sk, u32 ack,
+			  const struct demo_sack_block *sacks, int nsacks)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	long rtt = -1, sack_rtt = -1;
 	bool freed = false, rexmit = false;
 	struct sk_buff *skb;
-	long rtt = -1;
+	u32 newly = 0;
 
 	while ((skb = skb_peek(&sk->sk_write_queue)) &&
 	       demo_seq_before(DEMO_SEQ_CB(skb)->seq, ack)) {
 		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
 
 		demo_seq_delivered(ssk, cb);
+		if (!cb->sacked)
+			newly++;
 		/*
 		 * RTT from the newest segment this ACK covers, if it was sent
 		 * once (Karn) and not reported before: else the ACK may be for
@@ -537,7 +718,12 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
 		 */
 		rexmit |= cb->retransmitted;
 		rtt = cb->retransmitted || cb->sacked ? -1 :
-		      (long)((u32)jiffies - cb->sent);
+		      (long)(u32)(demo_seq_clock_us() - cb->sent);
+		demo_seq_unscore(ssk, cb);
+		if (skb == ssk->sack_hint)
+			ssk->sack_hint = NULL;
+		if (skb == ssk->rtx_hint)
+			ssk->rtx_hint = NULL;
 		WRITE_ONCE(ssk->unacked_bytes, ssk->unacked_bytes - skb->len);
 		__skb_unlink(skb, &sk->sk_write_queue);
 		sk_wmem_queued_add(sk, -skb->truesize);
@@ -545,14 +731,19 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
 		freed = true;
 	}
 
-	if (sack)
-		demo_seq_sack_recover(sk, ack, sack);
+	if (nsacks)
+		newly += demo_seq_sack_tag(sk, ack, sacks, nsacks, &sack_rtt);
+	else
+		ssk->num_sack_cache = 0;
+	demo_seq_detect_loss(sk);
 
 	if (demo_seq_after(ack, ssk->snd_una)) {
 		ssk->snd_una = ack;
 		ssk->retries = 0;
 		if (rtt >= 0 && !rexmit)
 			demo_seq_rtt_sample(sk, rtt);
+		else if (sack_rtt >= 0)
+			demo_seq_rtt_sample(sk, sack_rtt);
 		else
 			demo_seq_rto_reset(sk);
 		/* Progress restarts the clock of what is still in flight. */
@@ -560,7 +751,12 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack)
 			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
 		else
 			sk_stop_timer(sk, &ssk->rtx_timer);
+		demo_seq_cc_check_exit(sk);
+	} else if (sack_rtt >= 0) {
+		demo_seq_rtt_sample(sk, sack_rtt);
 	}
+	demo_seq_cc_ack(sk, newly);
+	demo_seq_sndbuf_expand(sk);
 
 	if (freed && !sock_flag(sk, SOCK_DEAD))
 		sk->sk_write_space(sk);
@@ -585,14 +781,31 @@ void demo_seq_window_opened(struct sock *sk)
 	sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
 }
 
+/* A timeout with data in flight: all of it not SACKed is lost. */
+static void demo_seq_timeout_lost(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct sk_buff *skb;
+
+	demo_seq_cc_timeout(sk);
+	skb_queue_walk(&sk->sk_write_queue, skb) {
+		struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+
+		if (skb == ssk->send_head)
+			break;
+		if (!cb->sacked)
+			demo_seq_mark_lost(ssk, cb);
+	}
+	demo_seq_push(sk);
+}
+
 static void demo_seq_rtx_fire(struct sock *sk)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	const struct demo_seq_sysctl *ctl = demo_seq_ctl(sk);
 	struct net *net = sock_net(sk);
 	u32 rto_min, rto_max;
-	struct sk_buff *skb;
-	int limit, burst = 0;
+	int limit;
 
 	switch (sk->sk_state) {
 	case TCP_CLOSE:
@@ -633,19 +846,13 @@ static void demo_seq_rtx_fire(struct sock *sk)
 		/* Into a closed window: a probe. */
 		demo_seq_retransmit(sk, skb_peek(&sk->sk_write_queue),
 				    DEMO_MIB_ZEROWINDOWPROBES);
+	} else if (sk->sk_state == TCP_SYN_SENT) {
+		/* The SYN again: it takes no congestion window. */
+		demo_seq_retransmit(sk, skb_peek(&sk->sk_write_queue),
+				    DEMO_MIB_RETRANSSEGS);
 	} else {
-		/* Nothing came back for a whole timeout: resend what is as old. */
-		skb_queue_walk(&sk->sk_write_queue, skb) {
-			struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
-
-			if (skb == ssk->send_head || burst == DEMO_SEQ_RTO_BURST)
-				break;
-			if (cb->sacked ||
-			    (burst && (u32)jiffies - cb->sent < ssk->rto))
-				continue;
-			demo_seq_retransmit(sk, skb, DEMO_MIB_RETRANSSEGS);
-			burst++;
-		}
+		/* Nothing came back for a whole timeout. */
+		demo_seq_timeout_lost(sk);
 	}
 
 	demo_seq_rto_bounds(sk, &rto_min, &rto_max);
@@ -771,8 +978,8 @@ int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
 	sh = skb_push(skb, sizeof(*sh));
 	sh->seq = htonl(seq);
 	sh->ack = htonl(ack);
-	sh->sack = 0;
 	sh->window = htons(window);
+	sh->sack_blocks = 0;
 	sh->reserved = 0;
 	skb_push(skb, sizeof(struct demohdr));
 	skb_reset_transport_header(skb);

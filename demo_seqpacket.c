@@ -140,12 +140,14 @@ void demo_seq_purge_rcv(struct sock *sk, bool all)
 		skb_queue_purge(&sk->sk_receive_queue);
 	__skb_queue_purge(&ssk->reasm_queue);
 	__skb_queue_purge(&ssk->ooo_queue);
+	ssk->num_rcv_sacks = 0;
 	ssk->reasm_bytes = 0;
 }
 
 /*
  * Sequence state of a new connection: a route for the mss, an initial
- * RTO. The caller sets the sequence numbers.
+ * RTO and congestion window, an empty scoreboard. The caller sets the
+ * sequence numbers.
  */
 void demo_seq_init_conn(struct sock *sk)
 {
@@ -153,11 +155,16 @@ void demo_seq_init_conn(struct sock *sk)
 
 	ssk->mss = demo_seq_mss(sk);
 	ssk->rcv_mss = ssk->mss;
-	ssk->srtt = 0;
-	ssk->rttvar = 0;
+	ssk->srtt_us = 0;
+	ssk->rttvar_us = 0;
 	ssk->retries = 0;
 	ssk->tx_count = 0;
 	ssk->delivered_tx = 0;
+	ssk->num_rcv_sacks = 0;
+	ssk->num_sack_cache = 0;
+	ssk->sack_hint = NULL;
+	ssk->rtx_hint = NULL;
+	demo_seq_cc_init(sk);
 	demo_seq_rto_reset(sk);		/* 1 s, within the sysctl bounds */
 }
 

@@ -7,8 +7,9 @@
  *   demo_seq_input.c   segments arriving from demo_rcv(): connection and
  *                      listener lookup, the handshake, acknowledgments,
  *                      reassembly, FIN and RST
- *   demo_seq_output.c  segments leaving: transmit, retransmission, the
- *                      timers and TIME_WAIT
+ *   demo_seq_output.c  segments leaving: transmit, the SACK scoreboard,
+ *                      retransmission, the timers and TIME_WAIT
+ *   demo_seq_cc.c      congestion control: slow start, CUBIC, recovery
  *
  * Locking follows TCP. Segments arrive in softirq and are processed under
  * bh_lock_sock() when no task owns the socket, else queued to the socket
@@ -20,6 +21,7 @@
 #define _DEMO_SEQPACKET_H
 
 #include <linux/jhash.h>
+#include <linux/ktime.h>
 #include <linux/skbuff.h>
 #include <linux/timer.h>
 #include <net/tcp_states.h>
@@ -37,8 +39,23 @@ static inline bool demo_seq_before(u32 seq1, u32 seq2)
 #define DEMO_SEQ_RTO_INIT	HZ		/* RFC 6298 initial RTO */
 #define DEMO_SEQ_DELACK		(HZ / 25)	/* delayed ACK, 40 ms */
 #define DEMO_SEQ_DUPTHRESH	3		/* later sends delivered: lost */
-#define DEMO_SEQ_RTO_BURST	64		/* resent at once on a timeout */
-#define DEMO_SEQ_SACK_BITS	32
+#define DEMO_SEQ_INIT_CWND	10		/* RFC 6928 initial window */
+#define DEMO_SEQ_MAX_WND	U16_MAX		/* the window field's range */
+/* SACK blocks a segment carries: the header's count and the room left. */
+#define DEMO_SEQ_SACK_LEN(n)	((n) * sizeof(struct demo_sack_block))
+
+/* Congestion control states (demo_seq_cc.c), as TCP's Open/Recovery/Loss. */
+enum demo_ca_state {
+	DEMO_CA_OPEN,		/* no loss outstanding: window grows */
+	DEMO_CA_RECOVERY,	/* SACK recovery from a loss, until high_seq */
+	DEMO_CA_LOSS,		/* after a retransmission timeout */
+};
+
+/* A range of sequence numbers [start, end), as a SACK block reports. */
+struct demo_seq_range {
+	u32	start;
+	u32	end;
+};
 
 /* Bits of demo_seq_sock.deferred: timer work left to release_sock(). */
 enum {
@@ -70,9 +87,27 @@ enum {
  * @reasm_bytes: their payload bytes
  * @ooo_queue: segments received beyond @rcv_nxt, by sequence number
  * @acks_pending: data segments received and not yet acknowledged
+ * @rcv_sacks: (receiver) the SACK blocks to report, most recent first
+ * @num_rcv_sacks: how many of @rcv_sacks are valid
+ * @rcvbuf_grow_seq: (receiver) rcv_nxt beyond which the receive buffer may
+ *	grow again, one window after it last did
+ * @sacked_out: segments in flight the peer reported by SACK
+ * @lost_out: segments in flight taken as lost, not SACKed
+ * @retrans_out: lost segments retransmitted and not yet SACKed or lost again
+ * @sack_cache: the SACK blocks of the previous ACK, whose news is processed
+ * @num_sack_cache: how many of @sack_cache are valid
+ * @sack_hint: write queue segment after the last one SACK marked, or NULL
+ * @rtx_hint: write queue segment from which lost ones are resent, or NULL
+ * @cwnd: congestion window, segments in flight
+ * @ssthresh: slow start threshold
+ * @cwnd_cnt: ACKed segments counted toward the next window increase
+ * @cwnd_limited: the last push stopped for the congestion window
+ * @ca_state: enum demo_ca_state
+ * @high_seq: snd_nxt when recovery or loss began: its end
+ * @cubic: CUBIC's state (demo_seq_cc.c)
  * @mss: payload bytes per segment, from the path MTU
- * @srtt: smoothed RTT, jiffies << 3 (0 before the first sample)
- * @rttvar: RTT variation, jiffies << 2
+ * @srtt_us: smoothed RTT, microseconds << 3 (0 before the first sample)
+ * @rttvar_us: RTT variation, microseconds << 2
  * @rto: current retransmission timeout, jiffies, backoff included
  * @retries: consecutive timeouts without progress
  * @hs_pending: (client) established, but nothing from the peer yet shows
@@ -107,10 +142,35 @@ struct demo_seq_sock {
 	u32			reasm_bytes;
 	struct sk_buff_head	ooo_queue;
 	u16			acks_pending;
+	u8			num_rcv_sacks;
+	struct demo_seq_range	rcv_sacks[DEMO_SEQ_MAX_SACK];
+	u32			rcvbuf_grow_seq;
+
+	u32			sacked_out;
+	u32			lost_out;
+	u32			retrans_out;
+	u8			num_sack_cache;
+	struct demo_seq_range	sack_cache[DEMO_SEQ_MAX_SACK];
+	struct sk_buff		*sack_hint;
+	struct sk_buff		*rtx_hint;
+
+	u32			cwnd;
+	u32			ssthresh;
+	u32			cwnd_cnt;
+	u8			cwnd_limited;
+	u8			ca_state;
+	u32			high_seq;
+	struct demo_cubic {
+		u64	epoch_us;	/* start of this growth epoch, 0: none */
+		u32	w_max;		/* window before the last reduction */
+		u32	origin;		/* the curve's plateau this epoch */
+		u32	k;		/* time to the plateau, 1/1024 s */
+		u64	w_est;		/* Reno-friendly window, << 16 */
+	} cubic;
 
 	u16			mss;
-	u32			srtt;
-	u32			rttvar;
+	u32			srtt_us;
+	u32			rttvar_us;
 	u32			rto;
 	u8			retries;
 	u8			hs_pending;
@@ -130,23 +190,27 @@ static inline struct demo_seq_sock *demo_seq_sk(const struct sock *sk)
  * struct demo_seq_cb - what a segment carries in skb->cb
  * @seq: its sequence number
  * @ack: (received) acknowledgment number
- * @sack: (received) SACK bits
- * @sent: (write queue) jiffies of the last transmission
+ * @sent: (write queue) demo_seq_clock_us() of the last transmission
+ * @tx: (write queue) demo_seq_sock.tx_count at its last transmission
  * @window: (received) window
  * @flags: DEMO_SEQ_SYN/FIN/EOR (write queue); header flags (received)
- * @tx: (write queue) demo_seq_sock.tx_count at its last transmission
+ * @sack_blocks: (received) SACK blocks after the sequence header
  * @sacked: (write queue) the peer reported it received
+ * @lost: (write queue) taken as lost and not SACKed since
+ * @retrans: (write queue) lost and sent again, that copy still in flight
  * @retransmitted: (write queue) sent more than once: no RTT sample (Karn)
  */
 struct demo_seq_cb {
 	u32	seq;
 	u32	ack;
-	u32	sack;
 	u32	sent;
 	u32	tx;
 	u16	window;
 	u16	flags;
+	u8	sack_blocks;
 	u8	sacked:1,
+		lost:1,
+		retrans:1,
 		retransmitted:1;
 };
 
@@ -184,6 +248,19 @@ struct demo_tw {
 	struct rcu_head		rcu;
 };
 
+/* The clock of RTT samples and send times: microseconds, wrapping. */
+static inline u32 demo_seq_clock_us(void)
+{
+	return (u32)div_u64(ktime_get_ns(), NSEC_PER_USEC);
+}
+
+/* Segments in flight, as RFC 6675's pipe and TCP's packets_in_flight(). */
+static inline u32 demo_seq_in_flight(const struct demo_seq_sock *ssk)
+{
+	return ssk->snd_nxt - ssk->snd_una - ssk->sacked_out - ssk->lost_out +
+	       ssk->retrans_out;
+}
+
 static inline u32 demo_conn_hashfn(__be32 laddr, __be16 lport, __be32 raddr,
 				   __be16 rport)
 {
@@ -219,12 +296,13 @@ void demo_seq_send_ack(struct sock *sk);
 void demo_seq_send_reset(struct sock *sk);
 void demo_seq_ack_event(struct sock *sk);
 void demo_seq_schedule_ack(struct sock *sk);
-void demo_seq_clean_acked(struct sock *sk, u32 ack, u32 sack);
+void demo_seq_clean_acked(struct sock *sk, u32 ack,
+			  const struct demo_sack_block *sacks, int nsacks);
 void demo_seq_arm_rtx(struct sock *sk);
 void demo_seq_window_opened(struct sock *sk);
 void demo_seq_rto_reset(struct sock *sk);
 void demo_seq_purge_write_queue(struct sock *sk);
-void demo_seq_rtt_sample(struct sock *sk, u32 rtt);
+void demo_seq_rtt_sample(struct sock *sk, u32 rtt_us);
 void demo_seq_release_cb(struct sock *sk);
 int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
 		      __be16 sport, __be16 dport, u32 seq, u32 ack, u16 flags,
@@ -236,5 +314,13 @@ struct demo_tw *demo_tw_lookup(struct net *net, __be32 raddr, __be16 rport,
 bool demo_tw_kill(struct demo_net *dn, struct demo_tw *tw);
 void demo_tw_rcv(struct demo_tw *tw, struct sk_buff *skb);
 u32 demo_seq_mss(struct sock *sk);
+
+/* demo_seq_cc.c */
+void demo_seq_cc_init(struct sock *sk);
+void demo_seq_cc_ack(struct sock *sk, u32 acked);
+void demo_seq_cc_enter_recovery(struct sock *sk);
+void demo_seq_cc_timeout(struct sock *sk);
+void demo_seq_cc_check_exit(struct sock *sk);
+u32 demo_seq_cubic_root(u64 a);
 
 #endif /* _DEMO_SEQPACKET_H */

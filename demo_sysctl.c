@@ -19,12 +19,15 @@ static const struct demo_seq_sysctl demo_seq_sysctl_defaults = {
 	.syn_retries	= 5,
 	.time_wait_ms	= 10000,
 	.fin_timeout_ms	= 30000,
+	.rmem_max	= 6 << 20,	/* as tcp_rmem[2] */
+	.wmem_max	= 4 << 20,	/* as tcp_wmem[2] */
 };
 
 static int demo_rto_min_limit = 60000;
 static int demo_rto_max_limit = 120000;
 static int demo_retries_limit = 100;
 static int demo_wait_limit = 600000;
+static int demo_mem_limit = 256 << 20;
 
 #define DEMO_SYSCTL(name, limit) {				\
 	.procname	= "seqpacket_" #name,			\
@@ -43,6 +46,8 @@ static const struct ctl_table demo_sysctl_template[] = {
 	DEMO_SYSCTL(syn_retries, demo_retries_limit),
 	DEMO_SYSCTL(time_wait_ms, demo_wait_limit),
 	DEMO_SYSCTL(fin_timeout_ms, demo_wait_limit),
+	DEMO_SYSCTL(rmem_max, demo_mem_limit),
+	DEMO_SYSCTL(wmem_max, demo_mem_limit),
 	DEMO_CTL_TABLE_END
 };
 
@@ -56,6 +61,8 @@ int demo_sysctl_init_net(struct net *net)
 		&dn->seq.syn_retries,
 		&dn->seq.time_wait_ms,
 		&dn->seq.fin_timeout_ms,
+		&dn->seq.rmem_max,
+		&dn->seq.wmem_max,
 	};
 	struct ctl_table *table;
 	int i;

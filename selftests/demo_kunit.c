@@ -473,7 +473,7 @@ static void demo_seq_invalid_segments(struct kunit *test)
 
 	/* Reserved must be zero, checksum right or not. */
 	skb = demo_kunit_seg(test, DEMO_SEQ_ACK, 0);
-	((struct demo_seqhdr *)(demo_hdr(skb) + 1))->reserved = htons(1);
+	((struct demo_seqhdr *)(demo_hdr(skb) + 1))->reserved = 1;
 	demo_kunit_fix_check(skb);
 	KUNIT_EXPECT_EQ(test, demo_validate(skb), DEMO_MIB_INERRORS);
 	kfree_skb(skb);
@@ -485,6 +485,67 @@ static void demo_seq_invalid_segments(struct kunit *test)
 	demo_kunit_fix_check(skb);
 	KUNIT_EXPECT_EQ(test, demo_validate(skb), DEMO_MIB_INERRORS);
 	kfree_skb(skb);
+}
+
+/* A segment whose first @len payload bytes are @blocks SACK blocks. */
+static enum demo_mib_field demo_kunit_sack_seg(struct kunit *test, u16 flags,
+					       unsigned int len, u8 blocks)
+{
+	struct sk_buff *skb = demo_kunit_seg(test, flags, len);
+	enum demo_mib_field ret;
+
+	((struct demo_seqhdr *)(demo_hdr(skb) + 1))->sack_blocks = blocks;
+	demo_kunit_fix_check(skb);
+	ret = demo_validate(skb);
+	kfree_skb(skb);
+	return ret;
+}
+
+static void demo_seq_sack_block_segments(struct kunit *test)
+{
+	const unsigned int b = sizeof(struct demo_sack_block);
+
+	/* Blocks, then payload; a FIN or an ACK with blocks and no payload. */
+	KUNIT_EXPECT_EQ(test, demo_kunit_sack_seg(test, DEMO_SEQ_ACK, 2 * b, 2),
+			DEMO_MIB_MAX);
+	KUNIT_EXPECT_EQ(test, demo_kunit_sack_seg(test, DEMO_SEQ_ACK,
+						  DEMO_SEQ_MAX_SACK * b + 100,
+						  DEMO_SEQ_MAX_SACK),
+			DEMO_MIB_MAX);
+	KUNIT_EXPECT_EQ(test, demo_kunit_sack_seg(test, DEMO_SEQ_FIN | DEMO_SEQ_ACK,
+						  b, 1),
+			DEMO_MIB_MAX);
+	/* Too many, cut short, a FIN with more than its blocks, no ACK. */
+	KUNIT_EXPECT_EQ(test, demo_kunit_sack_seg(test, DEMO_SEQ_ACK,
+						  (DEMO_SEQ_MAX_SACK + 1) * b,
+						  DEMO_SEQ_MAX_SACK + 1),
+			DEMO_MIB_INERRORS);
+	KUNIT_EXPECT_EQ(test, demo_kunit_sack_seg(test, DEMO_SEQ_ACK, 2 * b - 1, 2),
+			DEMO_MIB_INERRORS);
+	KUNIT_EXPECT_EQ(test, demo_kunit_sack_seg(test, DEMO_SEQ_FIN | DEMO_SEQ_ACK,
+						  b + 1, 1),
+			DEMO_MIB_INERRORS);
+	KUNIT_EXPECT_EQ(test, demo_kunit_sack_seg(test, DEMO_SEQ_RST, b, 1),
+			DEMO_MIB_INERRORS);
+	KUNIT_EXPECT_EQ(test, demo_kunit_sack_seg(test, DEMO_SEQ_SYN, b, 1),
+			DEMO_MIB_INERRORS);
+}
+
+static void demo_seq_cubic_root_values(struct kunit *test)
+{
+	static const u64 cubes[] = { 0, 1, 2, 7, 8, 26, 27, 1000, 999999,
+				     1ULL << 40, (1ULL << 62) + 12345 };
+	u32 r;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(cubes); i++) {
+		r = demo_seq_cubic_root(cubes[i]);
+		KUNIT_EXPECT_LE_MSG(test, (u64)r * r * r, cubes[i], "%llu",
+				    cubes[i]);
+		KUNIT_EXPECT_GT_MSG(test, (u64)(r + 1) * (r + 1) * (r + 1),
+				    cubes[i], "%llu", cubes[i]);
+	}
+	KUNIT_EXPECT_EQ(test, demo_seq_cubic_root(U64_MAX), 1U << 21);
 }
 
 static void demo_seq_cookies(struct kunit *test)
@@ -512,6 +573,8 @@ static struct kunit_case demo_seq_cases[] = {
 	KUNIT_CASE(demo_seq_arith),
 	KUNIT_CASE(demo_seq_valid_segments),
 	KUNIT_CASE(demo_seq_invalid_segments),
+	KUNIT_CASE(demo_seq_sack_block_segments),
+	KUNIT_CASE(demo_seq_cubic_root_values),
 	KUNIT_CASE(demo_seq_cookies),
 	{}
 };

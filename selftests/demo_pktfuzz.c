@@ -99,6 +99,14 @@ static const unsigned short dg_ports[NDG] = { 7000, 7001, 7002, 7004 };
 
 #define PF_MAGIC	0x70667a31	/* "pfz1" */
 
+/* A seqpacket segment's headers, and offsets in them (docs/PROTOCOL.md). */
+#define SEQ_HL		((int)(sizeof(struct demohdr) + sizeof(struct demo_seqhdr)))
+#define O_SEQ		12
+#define O_ACK		16
+#define O_WND		20
+#define O_NSACK		22
+#define O_RSVD		23
+
 /* Shared by every test (each runs in its own child): the run's total. */
 static unsigned long long *run_total;
 
@@ -228,22 +236,31 @@ static const char *const fate_name[F_MAX] = {
 	"seqhdr", "valid_dgram", "valid_seq",
 };
 
+/* Headers and SACK blocks of segment @p: where its payload starts. */
+static size_t seg_hl(const uint8_t *p)
+{
+	return SEQ_HL + p[O_NSACK] * sizeof(struct demo_sack_block);
+}
+
 /* demo_seq_hdr_valid() */
 static bool seq_hdr_valid(const uint8_t *p, size_t len)
 {
 	uint16_t flags, ctl;
 
-	if (len < 28)
+	if (len < (size_t)SEQ_HL)
 		return false;
 	flags = get16(p + 10);
-	if ((flags & ~DEMO_SEQ_FLAGS) || get16(p + 26))
+	if ((flags & ~DEMO_SEQ_FLAGS) || p[O_RSVD])
+		return false;
+	if (p[O_NSACK] > DEMO_SEQ_MAX_SACK ||
+	    (p[O_NSACK] && !(flags & DEMO_SEQ_ACK)) || len < seg_hl(p))
 		return false;
 	ctl = flags & (DEMO_SEQ_SYN | DEMO_SEQ_FIN | DEMO_SEQ_RST);
 	if (!ctl)
 		return flags & DEMO_SEQ_ACK;
 	if (ctl & (ctl - 1))
 		return false;
-	if (len > 28 || (flags & DEMO_SEQ_EOR))
+	if (len > seg_hl(p) || (flags & DEMO_SEQ_EOR))
 		return false;
 	return ctl != DEMO_SEQ_FIN || (flags & DEMO_SEQ_ACK);
 }
@@ -1234,7 +1251,7 @@ static void mutate_basic(struct pf *pf, const struct pkt *t, size_t hdr)
 /* Wrong lengths, versions, types, flags; valid checksums over them. */
 static void mutate_fields(struct pf *pf, const struct pkt *t, bool seq)
 {
-	static const int lens[] = { 0, 1, 11, 12, 13, 27, 28, 29, -1, 1, 100,
+	static const int lens[] = { 0, 1, 11, 12, 13, 23, 24, 25, -1, 1, 100,
 				    0xffff };
 	uint8_t b[MAXPKT + 128];
 	size_t i, pad;
@@ -1392,7 +1409,7 @@ static bool tpl_scan(struct pf *pf)
 		uint16_t fl;
 		struct pkt *dst = NULL;
 
-		if (o->len < 28 || o->b[5] != 2 || get16(o->b) != s->sport)
+		if (o->len < SEQ_HL || o->b[5] != 2 || get16(o->b) != s->sport)
 			continue;
 		fl = get16(o->b + 10);
 		if (fl == DEMO_SEQ_SYN && !s->have_syn) {
@@ -1401,10 +1418,10 @@ static bool tpl_scan(struct pf *pf)
 		} else if (fl == (DEMO_SEQ_FIN | DEMO_SEQ_ACK) && !s->have_fin) {
 			dst = &s->fin;
 			s->have_fin = true;
-		} else if (o->len > 28 && !s->have_data) {
+		} else if (o->len > seg_hl(o->b) && !s->have_data) {
 			dst = &s->data;
 			s->have_data = true;
-		} else if (fl == DEMO_SEQ_ACK && o->len == 28) {
+		} else if (fl == DEMO_SEQ_ACK && o->len == SEQ_HL) {
 			if (!s->have_ack) {
 				dst = &s->ack;
 				s->have_ack = true;
@@ -1493,11 +1510,14 @@ TEST_F_TIMEOUT(pf, seq_mutations, 600)
 
 	phase_begin(pf, &c0);
 	for (i = 0; i < 5; i++) {
-		mutate_basic(pf, ts[i], 28);
+		mutate_basic(pf, ts[i], SEQ_HL);
 		mutate_fields(pf, ts[i], true);
-		for (v = 0; v < 64; v++) {	/* Reserved */
+		for (v = 0; v < 64; v++) {	/* Reserved, SACK block count */
 			memcpy(b, ts[i]->b, ts[i]->len);
-			put16(b + 26, v ? v * 1021 : 0x8000);
+			if (v & 1)
+				b[O_NSACK] = v / 2 % 8;
+			else
+				b[O_RSVD] = v * 2 + 1;
 			csum_ab(pf, b, ts[i]->len);
 			inject(pf, b, ts[i]->len);
 		}
@@ -1515,7 +1535,7 @@ TEST_F_TIMEOUT(pf, seq_mutations, 600)
 		csum_ab(pf, b, s.data.len);
 		inject(pf, b, s.data.len);
 	}
-	mutate_random(pf, &s.data, 4000, 28, false);
+	mutate_random(pf, &s.data, 4000, SEQ_HL, false);
 	EXPECT_EQ(0, phase_end(pf, "seq", &c0, &w)) TH_LOG("%s", pf->why);
 	total += pf->p.sent;
 	live_quiet(pf);
@@ -1542,8 +1562,8 @@ TEST_F_TIMEOUT(pf, seq_mutations, 600)
 		s2.have_syn = s2.have_ack = s2.have_fin = s2.have_pack = true;
 		ASSERT_EQ(0, cap_sync(pf, NULL, 0, tpl_scan, TMO));
 		phase_begin(pf, &c0);
-		mutate_random(pf, &s2.data, 4000, 28, true);
-		for (i = 0; i < 28 * 8; i++) {
+		mutate_random(pf, &s2.data, 4000, SEQ_HL, true);
+		for (i = 0; i < SEQ_HL * 8; i++) {
 			memcpy(b, s2.data.b, s2.data.len);
 			if (i < 32)
 				continue;
@@ -1596,27 +1616,27 @@ TEST_F_TIMEOUT(pf, live_connection, 600)
 	/* A's delayed ACK of B's last message: wait for it */
 	for (k = 0; k < 2; k++) {
 		long end = demo_now_ms() + TMO;
-		bool pure = false;
+		bool pure = false, isdata;
 
 		while (!pure && demo_now_ms() < end) {
 			cap_drain(pf);
 			for (i = 0; i < pf->nothers; i++) {
 				struct other *o = &pf->others[i];
 
-				if (o->len < 28 || get16(o->b) != s.sport)
+				if (o->len < SEQ_HL || get16(o->b) != s.sport)
 					continue;
-				if (o->len > 28 && ndata < 8) {
+				isdata = o->len > seg_hl(o->b);
+				if (isdata && ndata < 8) {
 					data[ndata].len = o->len;
 					memcpy(data[ndata++].b, o->b, o->len);
 				}
 				if (!have_nxt ||
-				    !demo_seq_before_u(get32(o->b + 12) +
-						       (o->len > 28), rcv_nxt)) {
+				    !demo_seq_before_u(get32(o->b + O_SEQ) +
+						       isdata, rcv_nxt)) {
 					have_nxt = true;
-					rcv_nxt = get32(o->b + 12) +
-						  (o->len > 28);
+					rcv_nxt = get32(o->b + O_SEQ) + isdata;
 				}
-				if (o->len == 28 && k)
+				if (!isdata && k)
 					pure = true;
 			}
 			pf->nothers = 0;
@@ -1640,7 +1660,7 @@ TEST_F_TIMEOUT(pf, live_connection, 600)
 		const struct pkt *d = &data[demo_rng_below(&pf->rng, ndata)];
 
 		memcpy(b, d->b, d->len);
-		put32(b + 12, rcv_nxt - 1 - demo_rng_below(&pf->rng, 100000));
+		put32(b + O_SEQ, rcv_nxt - 1 - demo_rng_below(&pf->rng, 100000));
 		b[d->len - 1] ^= 0x5a;
 		csum_ab(pf, b, d->len);
 		inject(pf, b, d->len);
@@ -1651,28 +1671,29 @@ TEST_F_TIMEOUT(pf, live_connection, 600)
 		const struct pkt *d = &data[demo_rng_below(&pf->rng, ndata)];
 
 		memcpy(b, d->b, d->len);
-		put32(b + 12, rcv_nxt + 65536 +
+		put32(b + O_SEQ, rcv_nxt + 65536 +
 			      demo_rng_below(&pf->rng, 0x40000000));
 		csum_ab(pf, b, d->len);
 		inject(pf, b, d->len);
 	}
 	/* resets outside the window, and SYNs */
 	for (k = 0; k < 2000; k++) {
-		memcpy(b, data[0].b, 28);
-		put16(b + 6, 28);
+		memcpy(b, data[0].b, SEQ_HL);
+		put16(b + 6, SEQ_HL);
+		b[O_NSACK] = 0;
 		if (k & 1)
-			put32(b + 12, rcv_nxt - 1 -
+			put32(b + O_SEQ, rcv_nxt - 1 -
 				      demo_rng_below(&pf->rng, 1 << 30));
 		else
-			put32(b + 12, rcv_nxt + 65536 +
+			put32(b + O_SEQ, rcv_nxt + 65536 +
 				      demo_rng_below(&pf->rng, 1 << 30));
 		put16(b + 10, k % 3 == 0 ? DEMO_SEQ_RST :
 			      k % 3 == 1 ? DEMO_SEQ_RST | DEMO_SEQ_ACK :
 					   DEMO_SEQ_SYN);
 		if (k % 3 == 2)
-			put32(b + 16, 0);
-		csum_ab(pf, b, 28);
-		inject(pf, b, 28);
+			put32(b + O_ACK, 0);
+		csum_ab(pf, b, SEQ_HL);
+		inject(pf, b, SEQ_HL);
 	}
 	w.dup = dups;
 	EXPECT_EQ(0, phase_end(pf, "live", &c0, &w)) TH_LOG("%s", pf->why);
@@ -1782,7 +1803,7 @@ static int flood_server(struct flood_shared *fs, int lsn, int deadline_ms)
 static void flood_seg(struct pf *pf, uint32_t src, uint16_t sport,
 		      uint16_t flags, uint32_t seq, uint32_t ack)
 {
-	uint8_t b[48] = { 0 };
+	uint8_t b[20 + SEQ_HL] = { 0 };
 	struct iphdr *ip = (struct iphdr *)b;
 	uint8_t *d = b + 20;
 
@@ -1797,12 +1818,12 @@ static void flood_seg(struct pf *pf, uint32_t src, uint16_t sport,
 	put16(d + 2, LPORT);
 	d[4] = DEMO_VERSION;
 	d[5] = DEMOPROTO_SEQPACKET;
-	put16(d + 6, 28);
+	put16(d + 6, SEQ_HL);
 	put16(d + 10, flags);
-	put32(d + 12, seq);
-	put32(d + 16, ack);
-	put16(d + 24, 64);
-	csum_fill(d, 28, src, pf->b, pf->proto);
+	put32(d + O_SEQ, seq);
+	put32(d + O_ACK, ack);
+	put16(d + O_WND, 64);
+	csum_fill(d, SEQ_HL, src, pf->b, pf->proto);
 	inject_from(pf, b, sizeof(b), src, true);
 }
 

@@ -46,7 +46,7 @@
 #define ADDR_GONE	"198.18.0.99"	/* on veth, answers nothing */
 #define MAC_GONE	"02:de:00:00:00:99"
 #define SEQ_HLEN	((int)(sizeof(struct demohdr) + sizeof(struct demo_seqhdr)))
-#define VETH_MSS	(1500 - 20 - SEQ_HLEN)	/* 1452: one segment */
+#define VETH_MSS	(1500 - 20 - SEQ_HLEN)	/* 1456: one segment */
 #define LO_MSS		(65536 - 20 - SEQ_HLEN)
 #define MAXMSG		DEMO_SEQPACKET_MAX_MSG
 #define TMO		3000	/* ms: bound on things that happen at once */

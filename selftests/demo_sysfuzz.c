@@ -655,7 +655,7 @@ static int pick_flags(struct worker *w)
 
 static size_t pick_size(struct worker *w)
 {
-	static const size_t edges[] = { 0, 1, 1452, 1453, 1480, 65503, 65504,
+	static const size_t edges[] = { 0, 1, 1456, 1457, 1480, 65503, 65504,
 		65507, 65536, DEMO_SEQPACKET_MAX_MSG, DEMO_SEQPACKET_MAX_MSG + 1,
 		BIGBUF };
 	unsigned int r = rnd(w, 100);

@@ -58,8 +58,12 @@ struct sockaddr_demo {
 	unsigned char		sdemo_zero[8];
 };
 
-/* Wire format version carried in demohdr.version. */
-#define DEMO_VERSION		1
+/*
+ * Wire format version carried in demohdr.version. Version 2 replaced the
+ * sequence header's 32-bit SACK bitmap by SACK blocks; there is one version
+ * on the wire, and a packet of another is dropped.
+ */
+#define DEMO_VERSION		2
 
 /*
  * struct demohdr - the DEMO header, following the IPv4 header
@@ -90,9 +94,9 @@ struct demohdr {
  *	take one number each, a pure acknowledgment takes none
  * @ack: cumulative acknowledgment: the next sequence number expected
  *	(valid with DEMO_SEQ_ACK)
- * @sack: selective acknowledgment: bit i set means segment ack + 1 + i
- *	has been received
  * @window: segments beyond @ack the sender of this header will accept
+ * @sack_blocks: number of struct demo_sack_block following this header,
+ *	0..DEMO_SEQ_MAX_SACK, only with DEMO_SEQ_ACK; the payload follows them
  * @reserved: zero
  *
  * All fields are in network byte order. See docs/PROTOCOL.md.
@@ -100,10 +104,26 @@ struct demohdr {
 struct demo_seqhdr {
 	__be32	seq;
 	__be32	ack;
-	__be32	sack;
 	__be16	window;
-	__be16	reserved;
+	__u8	sack_blocks;
+	__u8	reserved;
 };
+
+/*
+ * struct demo_sack_block - segments received beyond the cumulative ack
+ * @start: first sequence number of the block
+ * @end: sequence number after its last one
+ *
+ * As TCP's SACK option (RFC 2018), in segments: the first block holds the
+ * segment whose arrival triggered the acknowledgment, the others the most
+ * recently reported blocks.
+ */
+struct demo_sack_block {
+	__be32	start;
+	__be32	end;
+};
+
+#define DEMO_SEQ_MAX_SACK	4
 
 /* demohdr.flags of DEMOPROTO_SEQPACKET segments. */
 #define DEMO_SEQ_SYN		0x0001	/* open: first sequence number */
