@@ -204,8 +204,8 @@ static int demo_seq_show(struct seq_file *seq, void *v)
 		rx = sk_rmem_alloc_get(sk);
 		/* Racy snapshots of the owner's fields, as /proc/net/tcp's. */
 		cwnd = data_race(ssk->cwnd);
-		ssthresh = data_race(ssk->ssthresh);
-		srtt_us = data_race(ssk->srtt_us) >> 3;
+		ssthresh = data_race(ssk->ssthresh);	/* racy, as cwnd */
+		srtt_us = data_race(ssk->srtt_us) >> 3;	/* racy, as cwnd */
 	} else {
 		tx = sk_wmem_alloc_get(sk);
 		rx = sk_rmem_alloc_get(sk);

@@ -33,7 +33,7 @@
 #define DEMO_CUBIC_C		410	/* C = 0.4 segments / s^3, << 10 */
 /* Time on the curve counts 1/1024 s: C * t^3 is (C << 10) * t^3 >> 40. */
 #define DEMO_CUBIC_TIME_SHIFT	10
-#define DEMO_CUBIC_MAX_T	(1U << 17)	/* 128 s: keeps t^3 in u64 */
+#define DEMO_CUBIC_MAX_T	BIT(17)		/* 128 s: keeps t^3 in u64 */
 /* Reno-friendly increase per window, 3 * (1 - beta) / (1 + beta), << 16. */
 #define DEMO_CUBIC_ALPHA	34695
 

@@ -12,9 +12,13 @@
  * and which of those were sent again (retrans), as TCP's does:
  *
  *  - a segment is lost once the peer reported receiving one transmitted
- *    DEMO_SEQ_DUPTHRESH transmissions after it (demo_seq_detect_loss():
- *    the idea of RACK with a packet count for the reordering window; a
- *    retransmission is judged the same way);
+ *    after it, DEMO_SEQ_DUPTHRESH transmissions later or more than 5/4 of
+ *    an RTT ago (demo_seq_detect_loss(): RACK, RFC 8985, with a packet
+ *    count beside the time for the reordering window; a retransmission is
+ *    judged the same way);
+ *  - a tail loss probe (RACK-TLP): when two RTTs pass without an ACK, one
+ *    segment goes out (the next new one, else the last one sent again),
+ *    so that the ACK it draws reveals losses at the tail of a flight;
  *  - on a retransmission timeout every segment in flight not SACKed is
  *    lost, the timeout doubles (RFC 6298) and slow start resends them;
  *    after seqpacket_retries (or seqpacket_syn_retries) timeouts in a row
@@ -479,6 +483,50 @@ void demo_seq_push(struct sock *sk)
 	demo_seq_arm_rtx(sk);
 }
 
+/*
+ * Start the retransmission timer over for what is in flight: as a tail
+ * loss probe two RTTs out (plus the peer's delayed ACK if one segment is in
+ * flight), when no probe went out since the last progress and that comes
+ * before the RTO, else at the RTO.
+ */
+static void demo_seq_rtx_restart(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	unsigned long pto;
+	u32 pto_us;
+
+	ssk->tlp_pending = 0;
+	if (ssk->srtt_us && !ssk->tlp_sent && !ssk->retries &&
+	    ssk->ca_state == DEMO_CA_OPEN && ssk->snd_una != ssk->snd_nxt &&
+	    ((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))) {
+		pto_us = ssk->srtt_us >> 2;
+		if (ssk->snd_nxt - ssk->snd_una == 1)
+			pto_us += DEMO_SEQ_WC_DELACK_US;
+		pto = usecs_to_jiffies(pto_us) + 1;
+		if (pto < ssk->rto) {
+			ssk->tlp_pending = 1;
+			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + pto);
+			return;
+		}
+	}
+	sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
+}
+
+/* The tail loss probe's one segment; Return: false if there was none. */
+static bool demo_seq_send_probe(struct sock *sk)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct sk_buff *skb = ssk->send_head;
+
+	if (skb && demo_seq_before(DEMO_SEQ_CB(skb)->seq, ssk->snd_wnd_edge))
+		return !demo_seq_send_head(sk);
+	/* The last segment sent, again. */
+	skb = skb ? skb->prev : skb_peek_tail(&sk->sk_write_queue);
+	if (!skb || DEMO_SEQ_CB(skb)->sacked)
+		return false;
+	return !demo_seq_retransmit(sk, skb, DEMO_MIB_RETRANSSEGS);
+}
+
 /**
  * demo_seq_arm_rtx() - make sure the retransmission timer runs if needed
  * @sk: the socket, owned
@@ -496,9 +544,10 @@ void demo_seq_arm_rtx(struct sock *sk)
 	if (ssk->snd_una != ssk->snd_nxt || ssk->send_head ||
 	    ssk->hs_pending) {
 		if (!timer_pending(&ssk->rtx_timer))
-			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
+			demo_seq_rtx_restart(sk);
 		return;
 	}
+	ssk->tlp_pending = 0;
 	if (sk->sk_state == TCP_FIN_WAIT2 && sock_flag(sk, SOCK_DEAD)) {
 		/* Started once: a peer that keeps talking does not extend it. */
 		when = demo_ms_to_jiffies(READ_ONCE(demo_seq_ctl(sk)->fin_timeout_ms));
@@ -668,6 +717,8 @@ static u32 demo_seq_sack_tag(struct sock *sk, u32 ack,
 static void demo_seq_detect_loss(struct sock *sk)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 reo_us = (ssk->srtt_us >> 3) + (ssk->srtt_us >> 5);
+	u32 now = demo_seq_clock_us();
 	u32 lost = ssk->lost_out;
 	struct sk_buff *skb;
 
@@ -681,7 +732,11 @@ static void demo_seq_detect_loss(struct sock *sk)
 			break;
 		if (cb->sacked || (cb->lost && !cb->retrans))
 			continue;
-		if (d >= DEMO_SEQ_DUPTHRESH && d < (1U << 31))
+		/* Something sent later arrived: this is reordered, or lost. */
+		if (!d || d >= (1U << 31))
+			continue;
+		if (d >= DEMO_SEQ_DUPTHRESH ||
+		    (reo_us && (u32)(now - cb->sent) > reo_us))
 			demo_seq_mark_lost(ssk, cb);
 	}
 	if (ssk->lost_out > lost)
@@ -740,18 +795,19 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack,
 	if (demo_seq_after(ack, ssk->snd_una)) {
 		ssk->snd_una = ack;
 		ssk->retries = 0;
+		ssk->tlp_sent = 0;
 		if (rtt >= 0 && !rexmit)
 			demo_seq_rtt_sample(sk, rtt);
 		else if (sack_rtt >= 0)
 			demo_seq_rtt_sample(sk, sack_rtt);
 		else
 			demo_seq_rto_reset(sk);
+		demo_seq_cc_check_exit(sk);
 		/* Progress restarts the clock of what is still in flight. */
 		if (ssk->snd_una != ssk->snd_nxt)
-			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
+			demo_seq_rtx_restart(sk);
 		else
 			sk_stop_timer(sk, &ssk->rtx_timer);
-		demo_seq_cc_check_exit(sk);
 	} else if (sack_rtt >= 0) {
 		demo_seq_rtt_sample(sk, sack_rtt);
 	}
@@ -778,6 +834,7 @@ void demo_seq_window_opened(struct sock *sk)
 	demo_seq_retransmit(sk, skb_peek(&sk->sk_write_queue),
 			    DEMO_MIB_ZEROWINDOWPROBES);
 	demo_seq_rto_reset(sk);
+	ssk->tlp_pending = 0;
 	sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
 }
 
@@ -822,6 +879,16 @@ static void demo_seq_rtx_fire(struct sock *sk)
 	if (ssk->snd_una == ssk->snd_nxt && !ssk->send_head &&
 	    !ssk->hs_pending)
 		return;
+
+	if (ssk->tlp_pending) {
+		/* A tail loss probe: no backoff, no retry counted. */
+		ssk->tlp_pending = 0;
+		if (ssk->snd_una != ssk->snd_nxt && demo_seq_send_probe(sk)) {
+			ssk->tlp_sent = 1;
+			sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
+			return;
+		}
+	}
 
 	limit = sk->sk_state == TCP_SYN_SENT ? READ_ONCE(ctl->syn_retries) :
 					       READ_ONCE(ctl->retries);

@@ -158,6 +158,8 @@ void demo_seq_init_conn(struct sock *sk)
 	ssk->srtt_us = 0;
 	ssk->rttvar_us = 0;
 	ssk->retries = 0;
+	ssk->tlp_pending = 0;
+	ssk->tlp_sent = 0;
 	ssk->tx_count = 0;
 	ssk->delivered_tx = 0;
 	ssk->num_rcv_sacks = 0;

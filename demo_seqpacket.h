@@ -39,6 +39,7 @@ static inline bool demo_seq_before(u32 seq1, u32 seq2)
 #define DEMO_SEQ_RTO_INIT	HZ		/* RFC 6298 initial RTO */
 #define DEMO_SEQ_DELACK		(HZ / 25)	/* delayed ACK, 40 ms */
 #define DEMO_SEQ_DUPTHRESH	3		/* later sends delivered: lost */
+#define DEMO_SEQ_WC_DELACK_US	(USEC_PER_SEC / 25) /* the peer's delayed ACK */
 #define DEMO_SEQ_INIT_CWND	10		/* RFC 6928 initial window */
 #define DEMO_SEQ_MAX_WND	U16_MAX		/* the window field's range */
 /* SACK blocks a segment carries: the header's count and the room left. */
@@ -110,6 +111,8 @@ enum {
  * @rttvar_us: RTT variation, microseconds << 2
  * @rto: current retransmission timeout, jiffies, backoff included
  * @retries: consecutive timeouts without progress
+ * @tlp_pending: the retransmission timer is armed as a tail loss probe
+ * @tlp_sent: a tail loss probe went out since snd_una last moved
  * @hs_pending: (client) established, but nothing from the peer yet shows
  *	that our handshake ACK arrived: the retransmission timer resends it
  * @rtx_timer: retransmission, SYN retries, zero-window probe, FIN_WAIT2
@@ -173,6 +176,8 @@ struct demo_seq_sock {
 	u32			rttvar_us;
 	u32			rto;
 	u8			retries;
+	u8			tlp_pending;
+	u8			tlp_sent;
 	u8			hs_pending;
 
 	struct timer_list	rtx_timer;

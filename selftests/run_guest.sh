@@ -33,7 +33,7 @@ TESTS=(
 )
 MOD=af_demo
 # Kernel modules the tests need besides af_demo (the guest does not autoload).
-GUEST_MODULES=(veth)
+GUEST_MODULES=(veth sch_netem sch_tbf)
 REFCNT_WAIT=10		# seconds for the last sockets' RCU frees
 
 cd "$(dirname "$0")/.."
