@@ -155,27 +155,31 @@ static u16 demo_seq_listen_window(struct sock *lsk, const struct sk_buff *skb)
 }
 
 /*
- * Receive buffer auto-tuning, as TCP's: when the sender used nearly all of
- * the window while the reader kept up (little waits to be read), the
- * window, not the reader, limits the connection: double the buffer, at
- * most once per window of data, up to seqpacket_rmem_max. SO_RCVBUF
- * turns it off.
+ * Receive buffer auto-tuning, as TCP's dynamic right-sizing. A round lasts
+ * a window of data. At its end, if the reader took at least half of what
+ * arrived in it (it keeps up) and the sender has used three quarters of
+ * what we offered (the window, not the reader, limits the connection),
+ * the buffer doubles, up to seqpacket_rmem_max. SO_RCVBUF turns it off.
  */
 static void demo_seq_rcvbuf_grow(struct sock *sk)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	int rcvbuf = READ_ONCE(sk->sk_rcvbuf);
 	int max = READ_ONCE(demo_pernet(sock_net(sk))->seq.rmem_max);
-	u32 left = ssk->rcv_adv_edge - ssk->rcv_nxt;
+	u32 round = ssk->rcv_nxt - ssk->rcvbuf_round_seq;
+	u32 copied = READ_ONCE(ssk->rcv_copied) - ssk->rcvbuf_copied;
+	u32 wnd, left;
 
 	if ((sk->sk_userlocks & SOCK_RCVBUF_LOCK) || rcvbuf >= max ||
-	    demo_seq_before(ssk->rcv_nxt, ssk->rcvbuf_grow_seq))
+	    round < ssk->rcvbuf_round_len)
 		return;
-	if (atomic_read(&sk->sk_rmem_alloc) > rcvbuf / 4 ||
-	    left * 4 > demo_seq_rcv_window(sk))
-		return;
-	WRITE_ONCE(sk->sk_rcvbuf, min_t(u64, 2ULL * rcvbuf, max));
-	ssk->rcvbuf_grow_seq = ssk->rcv_nxt + demo_seq_rcv_window(sk);
+	wnd = demo_seq_rcv_window(sk);
+	left = ssk->rcv_adv_edge - ssk->rcv_nxt;
+	if (copied * 2 >= round && left * 4 <= wnd)
+		WRITE_ONCE(sk->sk_rcvbuf, min_t(u64, 2ULL * rcvbuf, max));
+	ssk->rcvbuf_round_seq = ssk->rcv_nxt;
+	ssk->rcvbuf_round_len = max_t(u32, demo_seq_rcv_window(sk), 1);
+	ssk->rcvbuf_copied = READ_ONCE(ssk->rcv_copied);
 }
 
 /*
@@ -567,7 +571,8 @@ static void demo_seq_rcv_synsent(struct sock *sk, struct sk_buff *skb)
 
 	ssk->rcv_nxt = cb->seq + 1;
 	ssk->rcv_adv_edge = ssk->rcv_nxt;
-	ssk->rcvbuf_grow_seq = ssk->rcv_nxt;
+	ssk->rcvbuf_round_seq = ssk->rcv_nxt;
+	ssk->rcvbuf_round_len = 1;
 	ssk->snd_wnd_edge = cb->ack + cb->window;
 	demo_seq_clean_acked(sk, cb->ack, NULL, 0);
 	demo_seq_set_state(sk, TCP_ESTABLISHED);
@@ -728,7 +733,8 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 	ssk->write_seq = cb->ack;
 	ssk->snd_wnd_edge = cb->ack + cb->window;
 	ssk->rcv_nxt = rcv_nxt;
-	ssk->rcvbuf_grow_seq = rcv_nxt;
+	ssk->rcvbuf_round_seq = rcv_nxt;
+	ssk->rcvbuf_round_len = 1;
 	/* What the listener's SYN-ACK offered, computed the same way. */
 	ssk->rcv_adv_edge = ssk->rcv_nxt + demo_seq_listen_window(lsk, skb);
 	demo_seq_set_state(sk, TCP_ESTABLISHED);

@@ -585,6 +585,7 @@ static void demo_seq_rcv_space(struct sock *sk)
 /* proto.recvmsg; it sets msg_namelen (its prototype: demo_compat.h). */
 static int demo_seq_recvmsg(DEMO_PROTO_RECVMSG_ARGS)
 {
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	size_t copied = 0, total = 0, n;
 	struct sk_buff *skb, *tmp;
 	long timeo;
@@ -650,6 +651,7 @@ static int demo_seq_recvmsg(DEMO_PROTO_RECVMSG_ARGS)
 
 			skb_unlink(skb, &sk->sk_receive_queue);
 			consume_skb(skb);
+			WRITE_ONCE(ssk->rcv_copied, ssk->rcv_copied + 1);
 			if (eor)
 				break;
 		}

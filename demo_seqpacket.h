@@ -90,8 +90,12 @@ enum {
  * @acks_pending: data segments received and not yet acknowledged
  * @rcv_sacks: (receiver) the SACK blocks to report, most recent first
  * @num_rcv_sacks: how many of @rcv_sacks are valid
- * @rcvbuf_grow_seq: (receiver) rcv_nxt beyond which the receive buffer may
- *	grow again, one window after it last did
+ * @rcvbuf_round_seq: (receiver) rcv_nxt when the current auto-tuning round
+ *	(a window of data) began
+ * @rcvbuf_round_len: (receiver) its length, segments
+ * @rcv_copied: (receiver) segments the user has read, ever; written under
+ *	the socket lock by recvmsg, read by the owner
+ * @rcvbuf_copied: @rcv_copied when the current auto-tuning round began
  * @sacked_out: segments in flight the peer reported by SACK
  * @lost_out: segments in flight taken as lost, not SACKed
  * @retrans_out: lost segments retransmitted and not yet SACKed or lost again
@@ -147,7 +151,10 @@ struct demo_seq_sock {
 	u16			acks_pending;
 	u8			num_rcv_sacks;
 	struct demo_seq_range	rcv_sacks[DEMO_SEQ_MAX_SACK];
-	u32			rcvbuf_grow_seq;
+	u32			rcvbuf_round_seq;
+	u32			rcvbuf_round_len;
+	u32			rcv_copied;
+	u32			rcvbuf_copied;
 
 	u32			sacked_out;
 	u32			lost_out;
