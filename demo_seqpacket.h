@@ -82,6 +82,7 @@ enum {
  * @deferred: DEMO_SEQ_*_DEFERRED bits, set by timers, atomic
  * @last_oow_ack: jiffies of the last ACK answering a segment that cannot
  *	be right (see demo_seq_send_oow_ack()), 0 if none yet
+ * @orphan: counted in demo_net.orphans, until the connection ends
  */
 struct demo_seq_sock {
 	struct demo_sock	dsk;
@@ -119,6 +120,7 @@ struct demo_seq_sock {
 	struct timer_list	delack_timer;
 	unsigned long		deferred;
 	unsigned long		last_oow_ack;
+	u8			orphan;
 };
 
 static inline struct demo_seq_sock *demo_seq_sk(const struct sock *sk)

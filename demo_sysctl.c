@@ -19,6 +19,8 @@ static const struct demo_seq_sysctl demo_seq_sysctl_defaults = {
 	.syn_retries	= 5,
 	.time_wait_ms	= 10000,
 	.fin_timeout_ms	= 30000,
+	.max_orphans	= 8192,
+	.max_tw		= 8192,
 };
 
 static int demo_rto_min_limit = 60000;
@@ -35,7 +37,23 @@ static int demo_wait_limit = 600000;
 	.extra2		= &(limit),				\
 }
 
-/* In the order of demo_sysctl_init_net()'s data[]. */
+/* A limit on a count, 0 (none allowed) up to INT_MAX. */
+#define DEMO_SYSCTL_COUNT(name) {				\
+	.procname	= "seqpacket_" #name,			\
+	.maxlen		= sizeof(int),				\
+	.mode		= 0644,					\
+	.proc_handler	= proc_dointvec_minmax,			\
+	.extra1		= SYSCTL_ZERO,				\
+	.extra2		= SYSCTL_INT_MAX,			\
+}
+
+/* The first global entry: these exist in the initial namespace only. */
+#define DEMO_SYSCTL_GLOBAL	8
+
+/*
+ * In the order of demo_sysctl_init_net()'s data[], then the global ones,
+ * which, as tcp_mem, exist in the initial namespace only.
+ */
 static const struct ctl_table demo_sysctl_template[] = {
 	DEMO_SYSCTL(rto_min_ms, demo_rto_min_limit),
 	DEMO_SYSCTL(rto_max_ms, demo_rto_max_limit),
@@ -43,6 +61,16 @@ static const struct ctl_table demo_sysctl_template[] = {
 	DEMO_SYSCTL(syn_retries, demo_retries_limit),
 	DEMO_SYSCTL(time_wait_ms, demo_wait_limit),
 	DEMO_SYSCTL(fin_timeout_ms, demo_wait_limit),
+	DEMO_SYSCTL_COUNT(max_orphans),
+	DEMO_SYSCTL_COUNT(max_tw),
+	{
+		/* pages: min, pressure, max; see demo_seq_mem_init() */
+		.procname	= "seqpacket_mem",
+		.data		= demo_seq_sysctl_mem,
+		.maxlen		= sizeof(demo_seq_sysctl_mem),
+		.mode		= 0644,
+		.proc_handler	= proc_doulongvec_minmax,
+	},
 	DEMO_CTL_TABLE_END
 };
 
@@ -56,22 +84,32 @@ int demo_sysctl_init_net(struct net *net)
 		&dn->seq.syn_retries,
 		&dn->seq.time_wait_ms,
 		&dn->seq.fin_timeout_ms,
+		&dn->seq.max_orphans,
+		&dn->seq.max_tw,
 	};
+	size_t size = ARRAY_SIZE(demo_sysctl_template);
 	struct ctl_table *table;
 	int i;
 
-	BUILD_BUG_ON(ARRAY_SIZE(data) > ARRAY_SIZE(demo_sysctl_template));
+	BUILD_BUG_ON(ARRAY_SIZE(data) != DEMO_SYSCTL_GLOBAL);
 
 	dn->seq = demo_seq_sysctl_defaults;
+	atomic_set(&dn->orphans, 0);
+	atomic_set(&dn->tw_count, 0);
 	table = kmemdup(demo_sysctl_template, sizeof(demo_sysctl_template),
 			GFP_KERNEL);
 	if (!table)
 		return -ENOMEM;
 	for (i = 0; i < ARRAY_SIZE(data); i++)
 		table[i].data = data[i];
+	if (!net_eq(net, &init_net)) {
+		/* The table ends before the global entries. */
+		memset(&table[DEMO_SYSCTL_GLOBAL], 0, sizeof(table[0]));
+		size = DEMO_SYSCTL_GLOBAL;
+	}
 
 	dn->sysctl_hdr = demo_compat_register_net_sysctl(net, "net/demo", table,
-							 ARRAY_SIZE(demo_sysctl_template));
+							 size);
 	if (!dn->sysctl_hdr) {
 		kfree(table);
 		return -ENOMEM;
