@@ -208,9 +208,10 @@ demo_compat_register_net_sysctl(struct net *net, const char *path,
  * socket memory helpers use when the protocol provides it.
  */
 #ifdef DEMO_HAVE_PER_CPU_FW_ALLOC
-#define DEMO_PROTO_PER_CPU_FW_ALLOC(var)	.per_cpu_fw_alloc = &(var),
+#define DEMO_SEQ_PER_CPU_FW_ALLOC \
+	.per_cpu_fw_alloc = &demo_seq_memory_per_cpu_fw_alloc,
 #else
-#define DEMO_PROTO_PER_CPU_FW_ALLOC(var)
+#define DEMO_SEQ_PER_CPU_FW_ALLOC
 #endif
 
 /*

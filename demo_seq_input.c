@@ -132,18 +132,21 @@ u16 demo_seq_rcv_window(struct sock *sk)
 }
 
 /*
- * What a peer can make a connection hold, in the truesize of @skb's
- * segments: the receive buffer, plus one largest message, which the window
- * lets through whole while nothing waits to be read (demo_seq_rcv_window():
- * DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG, mss) + 2 segments).
+ * What a peer can make a connection hold: the receive buffer, plus one
+ * largest message, which the window lets through whole while nothing waits
+ * to be read (demo_seq_rcv_window(): DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG,
+ * mss) + 2 segments), each at the largest truesize a segment had, @skb's
+ * included: the short last segment of a message must fit as well.
  */
 static unsigned int demo_seq_rmem_bound(const struct sock *sk,
 					const struct sk_buff *skb)
 {
-	u32 mss = max3(READ_ONCE(demo_seq_sk(sk)->rcv_mss), skb->len, 536U);
+	const struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 mss = max3(READ_ONCE(ssk->rcv_mss), skb->len, 536U);
+	u32 truesize = max(READ_ONCE(ssk->rcv_truesize), skb->truesize);
 
 	return READ_ONCE(sk->sk_rcvbuf) +
-	       (DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG, mss) + 2) * skb->truesize;
+	       (DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG, mss) + 2) * truesize;
 }
 
 /*
@@ -352,6 +355,8 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 
 	if (skb->len > ssk->rcv_mss)
 		ssk->rcv_mss = skb->len;
+	if (skb->truesize > ssk->rcv_truesize)
+		WRITE_ONCE(ssk->rcv_truesize, skb->truesize);
 	/* Held for long: no route or device references, charged to @sk. */
 	skb_dst_drop(skb);
 	skb_orphan(skb);

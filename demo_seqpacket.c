@@ -319,6 +319,14 @@ int demo_seq_listen(struct sock *sk, int backlog)
 
 	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
 	WRITE_ONCE(sk->sk_ack_backlog, 0);
+	/*
+	 * The window of its SYN-ACKs, and its connections' first, is
+	 * computed as for the largest segments: whatever size the peer
+	 * sends, it then admits no more than a connection's bound on receive
+	 * memory (demo_seq_rmem_bound()), and the window closes before that
+	 * is reached.
+	 */
+	ssk->rcv_mss = DEMO_MAX_PAYLOAD - sizeof(struct demo_seqhdr);
 	spin_lock_bh(&ssk->accept_lock);
 	demo_seq_set_state(sk, TCP_LISTEN);
 	spin_unlock_bh(&ssk->accept_lock);
@@ -831,7 +839,7 @@ static int demo_seq_init_sock(struct sock *sk)
  * in pages, within the limits of net.demo.seqpacket_mem.
  */
 static atomic_long_t demo_seq_memory_allocated;
-static DEFINE_PER_CPU(int, demo_seq_memory_per_cpu_fw_alloc);
+static DEFINE_PER_CPU(int, demo_seq_memory_per_cpu_fw_alloc) __maybe_unused;
 static struct percpu_counter demo_seq_sockets_allocated;
 static unsigned long demo_seq_memory_pressure;
 long demo_seq_sysctl_mem[3];
@@ -967,7 +975,7 @@ struct proto demo_seq_prot = {
 	.release_cb	= demo_seq_release_cb,
 	.enter_memory_pressure	= demo_seq_enter_memory_pressure,
 	.memory_allocated	= &demo_seq_memory_allocated,
-	DEMO_PROTO_PER_CPU_FW_ALLOC(demo_seq_memory_per_cpu_fw_alloc)
+	DEMO_SEQ_PER_CPU_FW_ALLOC
 	.memory_pressure	= &demo_seq_memory_pressure,
 	.sockets_allocated	= &demo_seq_sockets_allocated,
 	.sysctl_mem		= demo_seq_sysctl_mem,

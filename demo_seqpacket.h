@@ -66,6 +66,8 @@ enum {
  * @rcv_nxt: next sequence number expected from the peer
  * @rcv_adv_edge: right edge of the window last advertised; never moves back
  * @rcv_mss: largest payload received in one segment, for the window
+ * @rcv_truesize: largest truesize of a segment received, for the bound on
+ *	receive memory (demo_seq_rmem_bound())
  * @reasm_queue: in-order segments of the message being received
  * @reasm_bytes: their payload bytes
  * @ooo_queue: segments received beyond @rcv_nxt, by sequence number
@@ -104,6 +106,7 @@ struct demo_seq_sock {
 	u32			rcv_nxt;
 	u32			rcv_adv_edge;
 	u32			rcv_mss;
+	u32			rcv_truesize;
 	struct sk_buff_head	reasm_queue;
 	u32			reasm_bytes;
 	struct sk_buff_head	ooo_queue;
