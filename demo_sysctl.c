@@ -2,7 +2,8 @@
 /*
  * AF_DEMO: net.demo.* sysctls, one set per network namespace.
  *
- * They bound DEMOPROTO_SEQPACKET's timers and retries; docs/SEQPACKET.md
+ * They bound DEMOPROTO_SEQPACKET's timers, retries, orphans and TIME_WAIT
+ * entries; seqpacket_mem, global, its memory. docs/SEQPACKET.md
  * says what each does. A new namespace starts from the defaults below.
  */
 
