@@ -894,14 +894,16 @@ static struct proto demo_seq_memcg_prot = {
 /*
  * Charge @pages pages @sk already holds, counted in the protocol's account,
  * to its memory cgroup too: __sk_mem_schedule() charges both, so the
- * protocol's account is lowered by as much first. False if the cgroup
- * refused (it is at its limit), with nothing charged.
+ * protocol's account is lowered by as much first (directly: the account is
+ * ours, and sk_memory_allocated_sub() needs sysctl_mem_pcpu_rsv, which
+ * Debian's 6.1 does not export). False if the cgroup refused (it is at its
+ * limit), with nothing charged.
  */
 static bool demo_seq_memcg_charge(struct sock *sk, int pages)
 {
-	sk_memory_allocated_sub(sk, pages);
+	atomic_long_sub(pages, &demo_seq_memory_allocated);
 	if (!__sk_mem_schedule(sk, pages << PAGE_SHIFT, SK_MEM_RECV)) {
-		sk_memory_allocated_add(sk, pages);
+		atomic_long_add(pages, &demo_seq_memory_allocated);
 		return false;
 	}
 	sk_forward_alloc_add(sk, -(pages << PAGE_SHIFT));
