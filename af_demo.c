@@ -201,9 +201,14 @@ static void demo_sock_destruct(struct sock *sk)
 {
 	skb_queue_purge(&sk->sk_receive_queue);
 	skb_queue_purge(&sk->sk_error_queue);
+	/* A protocol with a memory account gives back what is left. */
+	sk_mem_reclaim_final(sk);
 
 	WARN_ON_ONCE(atomic_read(&sk->sk_rmem_alloc));
 	WARN_ON_ONCE(sk->sk_wmem_queued);
+	WARN_ON_ONCE(sk->sk_forward_alloc);
+	if (sk->sk_prot->sockets_allocated)
+		sk_sockets_allocated_dec(sk);
 }
 
 /**
@@ -531,8 +536,8 @@ static int demo_accept(struct socket *sock, struct socket *newsock,
 		return err;
 
 	lock_sock(newsk);
-	sock_graft(newsk, newsock);
-	newsock->state = SS_CONNECTED;
+	/* As inet_accept(): grafted, and charged to the memory cgroup. */
+	demo_compat_accept_graft(sock, newsock, newsk);
 	release_sock(newsk);
 	return 0;
 }
@@ -685,10 +690,13 @@ static int __init demo_init(void)
 	demo_stream_ops.family = family;
 	demo_family_ops.family = family;
 	demo_seq_init();
+	err = demo_seq_mem_init();
+	if (err)
+		return err;
 
 	err = demo_protos_register();
 	if (err)
-		return err;
+		goto err_mem_exit;
 
 	err = register_pernet_subsys(&demo_net_ops);
 	if (err)
@@ -730,6 +738,8 @@ err_pernet_unregister:
 	unregister_pernet_subsys(&demo_net_ops);
 err_protos_unregister:
 	demo_protos_unregister(ARRAY_SIZE(demo_protos));
+err_mem_exit:
+	demo_seq_mem_exit();
 	return err;
 }
 
@@ -740,6 +750,7 @@ static void __exit demo_exit(void)
 	demo_protosw_unregister_builtin(ARRAY_SIZE(demo_protosw_builtin));
 	unregister_pernet_subsys(&demo_net_ops);
 	demo_protos_unregister(ARRAY_SIZE(demo_protos));
+	demo_seq_mem_exit();
 }
 
 module_init(demo_init);

@@ -16,8 +16,14 @@
 #include <linux/net.h>
 #include <linux/sysctl.h>
 #include <linux/timer.h>
+#include <linux/slab.h>
+#include <net/inet_common.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
+#ifdef DEMO_HAVE_PROTO_MEMORY_H
+/* 6.10: the proto memory helpers left sock.h. */
+#include <net/proto_memory.h>
+#endif
 
 /*
  * 6.5 moved struct proto's ioctl to a kernel-pointer argument, with
@@ -194,6 +200,66 @@ demo_compat_register_net_sysctl(struct net *net, const char *path,
 				struct ctl_table *table, size_t size)
 {
 	return register_net_sysctl(net, path, table);
+}
+#endif
+
+/*
+ * 6.0: struct proto's per-CPU reserve of memory_allocated, which the
+ * socket memory helpers use when the protocol provides it.
+ */
+#ifdef DEMO_HAVE_PER_CPU_FW_ALLOC
+#define DEMO_SEQ_PER_CPU_FW_ALLOC \
+	.per_cpu_fw_alloc = &demo_seq_memory_per_cpu_fw_alloc,
+#else
+#define DEMO_SEQ_PER_CPU_FW_ALLOC
+#endif
+
+/*
+ * 6.12: the accepted socket's own object is charged to the memory cgroup
+ * of the task accepting it, as inet_csk_accept() does with
+ * kmem_cache_charge(); before, nothing charges it.
+ */
+#ifdef DEMO_HAVE_KMEM_CACHE_CHARGE_EXPORT
+static inline void demo_compat_kmem_cache_charge(struct sock *sk)
+{
+	kmem_cache_charge(sk, GFP_KERNEL | __GFP_NOFAIL);
+}
+#else
+static inline void demo_compat_kmem_cache_charge(struct sock *sk)
+{
+}
+#endif
+
+/*
+ * accept(): the new socket goes to the memory cgroup of the accepting task,
+ * with the memory it already holds, as TCP's are. 7.x does that in the
+ * exported __inet_accept() (mem_cgroup_sk_alloc() and __sk_charge()).
+ * Before, it is inet_csk_accept()'s work, through mem_cgroup_sk_alloc() and
+ * mem_cgroup_charge_skmem(), which are not exported:
+ * demo_seq_accept_memcg() (demo_seqpacket.c) does it through exported
+ * paths.
+ */
+#ifdef DEMO_HAVE_INET_ACCEPT_MEMCG
+#define DEMO_ACCEPT_CHARGES_MEMCG	1
+
+static inline void demo_compat_accept_graft(struct socket *sock,
+					    struct socket *newsock,
+					    struct sock *newsk)
+{
+	__inet_accept(sock, newsock, newsk);
+}
+#else
+#define DEMO_ACCEPT_CHARGES_MEMCG	0
+
+void demo_seq_accept_memcg(struct sock *sk);
+
+static inline void demo_compat_accept_graft(struct socket *sock,
+					    struct socket *newsock,
+					    struct sock *newsk)
+{
+	demo_seq_accept_memcg(newsk);
+	sock_graft(newsk, newsock);
+	newsock->state = SS_CONNECTED;
 }
 #endif
 

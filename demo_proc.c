@@ -7,6 +7,9 @@
  * sockets from the bind hash, seqpacket connections from the connection
  * hash, then TIME_WAIT entries. Raw and unbound sockets are not listed.
  * /proc/net/demo_stat has one "Name value" counter per line.
+ * /proc/net/demo_sockstat says, as /proc/net/sockstat does for TCP, what
+ * DEMOPROTO_SEQPACKET holds: the namespace's orphans and TIME_WAIT entries,
+ * and the protocol's sockets and memory (pages), which are global.
  */
 
 #include <linux/proc_fs.h>
@@ -68,6 +71,10 @@ static const char *const demo_mib_names[DEMO_MIB_MAX] = {
 	[DEMO_MIB_TIMEWAITREUSE]	= "TimeWaitReuse",
 	[DEMO_MIB_TIMEOUTS]		= "Timeouts",
 	[DEMO_MIB_ZEROWINDOWPROBES]	= "ZeroWindowProbes",
+	[DEMO_MIB_RCVMEMDROPS]		= "RcvMemDrops",
+	[DEMO_MIB_ORPHANOVERFLOW]	= "OrphanOverflow",
+	[DEMO_MIB_TIMEWAITOVERFLOW]	= "TimeWaitOverflow",
+	[DEMO_MIB_MEMCGCHARGEFAILS]	= "MemcgChargeFails",
 };
 
 static const char *demo_type_name(const struct sock *sk)
@@ -245,6 +252,19 @@ static int demo_stat_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
+static int demo_sockstat_show(struct seq_file *seq, void *v)
+{
+	struct demo_net *dn = demo_pernet(seq_file_single_net(seq));
+	struct proto *prot = &demo_seq_prot;
+
+	seq_printf(seq, "SEQPACKET: orphan %d tw %d alloc %lld mem %ld pressure %d\n",
+		   atomic_read(&dn->orphans), atomic_read(&dn->tw_count),
+		   (long long)proto_sockets_allocated_sum_positive(prot),
+		   proto_memory_allocated(prot),
+		   proto_memory_pressure(prot) ? 1 : 0);
+	return 0;
+}
+
 int demo_proc_init_net(struct net *net)
 {
 	if (!proc_create_net("demo", 0444, net->proc_net, &demo_seq_ops,
@@ -253,8 +273,13 @@ int demo_proc_init_net(struct net *net)
 	if (!proc_create_net_single("demo_stat", 0444, net->proc_net,
 				    demo_stat_show, NULL))
 		goto err_remove_demo;
+	if (!proc_create_net_single("demo_sockstat", 0444, net->proc_net,
+				    demo_sockstat_show, NULL))
+		goto err_remove_stat;
 	return 0;
 
+err_remove_stat:
+	remove_proc_entry("demo_stat", net->proc_net);
 err_remove_demo:
 	remove_proc_entry("demo", net->proc_net);
 	return -ENOMEM;
@@ -262,6 +287,7 @@ err_remove_demo:
 
 void demo_proc_exit_net(struct net *net)
 {
+	remove_proc_entry("demo_sockstat", net->proc_net);
 	remove_proc_entry("demo_stat", net->proc_net);
 	remove_proc_entry("demo", net->proc_net);
 }

@@ -100,6 +100,10 @@ enum demo_mib_field {
 	DEMO_MIB_TIMEWAITREUSE,
 	DEMO_MIB_TIMEOUTS,
 	DEMO_MIB_ZEROWINDOWPROBES,
+	DEMO_MIB_RCVMEMDROPS,
+	DEMO_MIB_ORPHANOVERFLOW,
+	DEMO_MIB_TIMEWAITOVERFLOW,
+	DEMO_MIB_MEMCGCHARGEFAILS,
 	DEMO_MIB_MAX
 };
 
@@ -119,6 +123,8 @@ struct demo_seq_sysctl {
 	int	fin_timeout_ms;
 	int	rmem_max;
 	int	wmem_max;
+	int	max_orphans;
+	int	max_tw;
 };
 
 /**
@@ -134,6 +140,9 @@ struct demo_seq_sysctl {
  * @seq: sysctls
  * @sysctl_hdr: their registration
  * @mib: per-CPU counters
+ * @orphans: seqpacket connections closed by their user and not yet ended
+ *	(bounded by seq.max_orphans)
+ * @tw_count: TIME_WAIT entries (bounded by seq.max_tw)
  */
 struct demo_net {
 	struct mutex		lock;	/* writers of bind_hash, raw_list */
@@ -145,6 +154,8 @@ struct demo_net {
 	struct demo_seq_sysctl	seq;
 	struct ctl_table_header	*sysctl_hdr;
 	struct demo_mib __percpu *mib;
+	atomic_t		orphans;
+	atomic_t		tw_count;
 };
 
 struct demo_net *demo_pernet(const struct net *net);
@@ -243,6 +254,9 @@ __poll_t demo_seq_poll(struct file *file, struct socket *sock,
 long demo_seq_wait_connect(struct sock *sk, long timeo);
 void demo_tw_purge(struct demo_net *dn);
 void demo_seq_init(void);
+extern long demo_seq_sysctl_mem[3];
+int demo_seq_mem_init(void);
+void demo_seq_mem_exit(void);
 
 /* demo_raw.c: raw sockets */
 extern struct proto demo_raw_prot;

@@ -229,11 +229,40 @@ static void demo_seq_sack_prune(struct demo_seq_sock *ssk)
 	ssk->num_rcv_sacks = k;
 }
 
-/* Receive memory beyond which even in-window segments are dropped. */
-static bool demo_seq_rmem_full(const struct sock *sk)
+/*
+ * What a peer can make a connection hold: the receive buffer, plus one
+ * largest message, which the window lets through whole while nothing waits
+ * to be read (demo_seq_rcv_window(): DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG,
+ * mss) + 2 segments), each at the largest truesize a segment had, @skb's
+ * included: the short last segment of a message must fit as well.
+ */
+static unsigned int demo_seq_rmem_bound(const struct sock *sk,
+					const struct sk_buff *skb)
 {
-	return atomic_read(&sk->sk_rmem_alloc) >
-	       READ_ONCE(sk->sk_rcvbuf) + 8 * DEMO_SEQPACKET_MAX_MSG;
+	const struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 mss = max3(READ_ONCE(ssk->rcv_mss), skb->len, 536U);
+	u32 truesize = max(READ_ONCE(ssk->rcv_truesize), skb->truesize);
+
+	return READ_ONCE(sk->sk_rcvbuf) +
+	       (DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG, mss) + 2) * truesize;
+}
+
+/*
+ * A connection not yet accepted gets no memory while the protocol's is under
+ * pressure (beyond net.demo.seqpacket_mem[1]): the peers of a listener
+ * whose user does not keep up cannot take what accepted connections need.
+ */
+static bool demo_seq_unaccepted_over(const struct sock *sk)
+{
+	return !READ_ONCE(sk->sk_socket) && !sock_flag(sk, SOCK_DEAD) &&
+	       sk_memory_allocated(sk) > sk_prot_mem_limits(sk, 1);
+}
+
+/* Would holding @skb take @sk beyond its bound? Then it is dropped. */
+static bool demo_seq_rmem_full(const struct sock *sk, const struct sk_buff *skb)
+{
+	return atomic_read(&sk->sk_rmem_alloc) + skb->truesize >
+	       demo_seq_rmem_bound(sk, skb);
 }
 
 /* The connection of a pair, with a reference. Context: RCU. */
@@ -412,9 +441,9 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 
 	edge = demo_seq_after(ssk->rcv_adv_edge, ssk->rcv_nxt) ?
 	       ssk->rcv_adv_edge : ssk->rcv_nxt;
-	if (!demo_seq_before(seq, edge) || demo_seq_rmem_full(sk)) {
+	if (!demo_seq_before(seq, edge) || demo_seq_rmem_full(sk, skb)) {
 		/* A zero-window probe, or beyond what we offered. */
-		if (demo_seq_rmem_full(sk))
+		if (demo_seq_rmem_full(sk, skb))
 			demo_inc_stats(net, DEMO_MIB_RCVBUFERRORS);
 		demo_seq_send_ack(sk);
 		goto drop;
@@ -433,9 +462,19 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 
 	if (skb->len > ssk->rcv_mss)
 		ssk->rcv_mss = skb->len;
+	if (skb->truesize > ssk->rcv_truesize)
+		WRITE_ONCE(ssk->rcv_truesize, skb->truesize);
 	/* Held for long: no route or device references, charged to @sk. */
 	skb_dst_drop(skb);
 	skb_orphan(skb);
+	if (demo_seq_unaccepted_over(sk) ||
+	    !sk_rmem_schedule(sk, skb, skb->truesize)) {
+		/* The protocol's (or the cgroup's) memory is exhausted. */
+		atomic_inc(&sk->sk_drops);
+		demo_inc_stats(net, DEMO_MIB_RCVMEMDROPS);
+		demo_seq_send_ack(sk);
+		goto drop;
+	}
 	skb_set_owner_r(skb, sk);
 
 	if (seq != ssk->rcv_nxt) {
@@ -652,9 +691,9 @@ discard:
 /* Hand a segment to its connection, or to the backlog of its owner. */
 static void demo_seq_rcv_sk(struct sock *sk, struct sk_buff *skb)
 {
-	unsigned int limit = READ_ONCE(sk->sk_rcvbuf) +
-			     READ_ONCE(sk->sk_sndbuf) +
-			     8 * DEMO_SEQPACKET_MAX_MSG;
+	/* What it may hold, and the ACKs of what it sends, as TCP's. */
+	unsigned int limit = demo_seq_rmem_bound(sk, skb) +
+			     READ_ONCE(sk->sk_sndbuf);
 
 	bh_lock_sock_nested(sk);
 	if (!sock_owned_by_user(sk)) {

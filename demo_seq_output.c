@@ -266,6 +266,7 @@ static void demo_seq_enqueue(struct sock *sk, struct sk_buff *skb, u16 flags)
 	cb->seq = ssk->write_seq++;
 	cb->flags = flags;
 	sk_wmem_queued_add(sk, skb->truesize);
+	sk_mem_charge(sk, skb->truesize);	/* scheduled by the caller */
 	WRITE_ONCE(ssk->unacked_bytes, ssk->unacked_bytes + skb->len);
 	__skb_queue_tail(&sk->sk_write_queue, skb);
 	if (!ssk->send_head)
@@ -287,6 +288,10 @@ int demo_seq_queue_ctl(struct sock *sk, u16 flags, gfp_t gfp)
 	skb = alloc_skb(DEMO_SEQ_HEADROOM, gfp);
 	if (!skb)
 		return -ENOMEM;
+	if (!sk_wmem_schedule(sk, skb->truesize)) {
+		kfree_skb(skb);
+		return -ENOMEM;
+	}
 	skb_reserve(skb, DEMO_SEQ_HEADROOM);
 	demo_seq_enqueue(sk, skb, flags);
 	return 0;
@@ -300,14 +305,17 @@ int demo_seq_queue_ctl(struct sock *sk, u16 flags, gfp_t gfp)
  *
  * All segments are built before any is queued, so a message is queued
  * whole or not at all. An empty message is one segment with no payload.
+ * They are charged to the protocol's memory account: when it refuses,
+ * nothing is queued and @msg is as it was.
  *
- * Return: 0 or a negative errno.
+ * Return: 0, -EAGAIN when the memory account refused, or a negative errno.
  */
 int demo_seq_queue_msg(struct sock *sk, struct msghdr *msg, size_t len)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	size_t left = len, n, linear;
 	struct sk_buff_head segs;
+	unsigned int truesize = 0;
 	struct sk_buff *skb;
 	int err;
 
@@ -331,9 +339,15 @@ int demo_seq_queue_msg(struct sock *sk, struct msghdr *msg, size_t len)
 			goto err_purge;
 		}
 		__skb_queue_tail(&segs, skb);
+		truesize += skb->truesize;
 		left -= n;
 	} while (left);
 
+	if (!sk_wmem_schedule(sk, truesize)) {
+		__skb_queue_purge(&segs);
+		iov_iter_revert(&msg->msg_iter, len);
+		return -EAGAIN;
+	}
 	while ((skb = __skb_dequeue(&segs)))
 		demo_seq_enqueue(sk, skb,
 				 skb_queue_empty(&segs) ? DEMO_SEQ_EOR : 0);
@@ -351,6 +365,7 @@ void demo_seq_purge_write_queue(struct sock *sk)
 
 	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
 		sk_wmem_queued_add(sk, -skb->truesize);
+		sk_mem_uncharge(sk, skb->truesize);
 		kfree_skb(skb);
 	}
 	ssk->send_head = NULL;
@@ -782,6 +797,7 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack,
 		WRITE_ONCE(ssk->unacked_bytes, ssk->unacked_bytes - skb->len);
 		__skb_unlink(skb, &sk->sk_write_queue);
 		sk_wmem_queued_add(sk, -skb->truesize);
+		sk_mem_uncharge(sk, skb->truesize);
 		consume_skb(skb);
 		freed = true;
 	}
@@ -1095,8 +1111,10 @@ void demo_seq_reply_reset(struct net *net, struct sk_buff *skb)
 
 static void demo_tw_put(struct demo_tw *tw)
 {
-	if (refcount_dec_and_test(&tw->refcnt))
+	if (refcount_dec_and_test(&tw->refcnt)) {
+		atomic_dec(&demo_pernet(tw->net)->tw_count);
 		kfree_rcu(tw, rcu);
+	}
 }
 
 /* Unhash @tw if it still is; true if this call did it. */
@@ -1127,17 +1145,23 @@ static void demo_tw_timer(struct timer_list *t)
  *
  * The entry answers a retransmitted FIN for seqpacket_time_wait_ms and keeps
  * old segments of the pair from meeting a new connection. Without memory
- * for it the connection just ends.
+ * for it, or beyond seqpacket_max_tw entries in the namespace (counted as
+ * TimeWaitOverflow), the connection just ends.
  */
 void demo_seq_time_wait(struct sock *sk)
 {
 	struct demo_net *dn = demo_pernet(sock_net(sk));
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	struct inet_sock *inet = inet_sk(sk);
-	struct demo_tw *tw;
+	struct demo_tw *tw = NULL;
 	u32 h;
 
-	tw = kmalloc(sizeof(*tw), GFP_ATOMIC);
+	if (atomic_inc_return(&dn->tw_count) > READ_ONCE(dn->seq.max_tw))
+		demo_inc_stats(sock_net(sk), DEMO_MIB_TIMEWAITOVERFLOW);
+	else
+		tw = kmalloc(sizeof(*tw), GFP_ATOMIC);
+	if (!tw)
+		atomic_dec(&dn->tw_count);
 	if (tw) {
 		tw->net = sock_net(sk);
 		tw->laddr = inet->inet_rcv_saddr;

@@ -22,8 +22,11 @@
  */
 
 #include <asm/ioctls.h>
+#include <linux/memcontrol.h>
+#include <linux/percpu_counter.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/swap.h>
 #include <net/inet_common.h>
 #include <net/ip.h>
 #include <net/route.h>
@@ -107,6 +110,12 @@ void demo_seq_unhash_conn(struct sock *sk)
  */
 void demo_seq_done(struct sock *sk)
 {
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	if (ssk->orphan) {
+		ssk->orphan = 0;
+		atomic_dec(&demo_pernet(sock_net(sk))->orphans);
+	}
 	demo_seq_set_state(sk, TCP_CLOSE);
 	demo_seq_clear_timers(sk);
 	demo_seq_unhash_conn(sk);
@@ -319,6 +328,14 @@ int demo_seq_listen(struct sock *sk, int backlog)
 
 	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
 	WRITE_ONCE(sk->sk_ack_backlog, 0);
+	/*
+	 * The window of its SYN-ACKs, and its connections' first, is
+	 * computed as for the largest segments: whatever size the peer
+	 * sends, it then admits no more than a connection's bound on receive
+	 * memory (demo_seq_rmem_bound()), and the window closes before that
+	 * is reached.
+	 */
+	ssk->rcv_mss = DEMO_MAX_PAYLOAD - sizeof(struct demo_seqhdr);
 	spin_lock_bh(&ssk->accept_lock);
 	demo_seq_set_state(sk, TCP_LISTEN);
 	spin_unlock_bh(&ssk->accept_lock);
@@ -417,6 +434,22 @@ static void demo_seq_listen_stop(struct sock *sk)
 	}
 }
 
+/*
+ * Count @sk, just orphaned and not CLOSE, as an orphan of its namespace;
+ * false, counting nothing, beyond seqpacket_max_orphans.
+ */
+static bool demo_seq_orphan_add(struct sock *sk)
+{
+	struct demo_net *dn = demo_pernet(sock_net(sk));
+
+	if (atomic_inc_return(&dn->orphans) > READ_ONCE(dn->seq.max_orphans)) {
+		atomic_dec(&dn->orphans);
+		return false;
+	}
+	demo_seq_sk(sk)->orphan = 1;
+	return true;
+}
+
 static void demo_seq_close(struct sock *sk, long timeout)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
@@ -474,6 +507,12 @@ out_orphan:
 	/* An orphan's port is free for others; its pair stays hashed. */
 	demo_port_unhash(sk);
 	sock_orphan(sk);
+	if (sk->sk_state != TCP_CLOSE && !demo_seq_orphan_add(sk)) {
+		/* As TCP beyond tcp_max_orphans: reset rather than linger. */
+		demo_inc_stats(net, DEMO_MIB_ORPHANOVERFLOW);
+		demo_seq_send_reset(sk);
+		demo_seq_done(sk);
+	}
 	if (sk->sk_state == TCP_FIN_WAIT2)
 		demo_seq_arm_rtx(sk);	/* the FIN_WAIT2 timeout */
 	release_sock(sk);
@@ -543,14 +582,19 @@ static int demo_seq_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 		    !((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
 			goto out_err;
 		/* A whole message goes in at once, once there is room. */
-		if (sk_stream_memory_free(sk))
-			break;
+		if (sk_stream_memory_free(sk)) {
+			err = demo_seq_queue_msg(sk, msg, len);
+			if (err != -EAGAIN)
+				break;
+			/*
+			 * The protocol's memory is short: wait a little, or
+			 * for our own memory to be freed, as TCP does.
+			 */
+		}
 		err = sk_stream_wait_memory(sk, &timeo);
 		if (err)
 			goto out_err;
 	}
-
-	err = demo_seq_queue_msg(sk, msg, len);
 	if (err)
 		goto out_err;
 	demo_seq_push(sk);
@@ -795,8 +839,134 @@ static int demo_seq_init_sock(struct sock *sk)
 	sk->sk_write_space = demo_seq_write_space;
 	/* Segments fit the path MTU and are sent with DF. */
 	inet_sk(sk)->pmtudisc = IP_PMTUDISC_DO;
+	/* A clone (sk_clone_lock()) is counted there, without init. */
+	sk_sockets_allocated_inc(sk);
 	return 0;
 }
+
+/*
+ * Memory of all seqpacket sockets together, as TCP's tcp_mem: queued
+ * segments are charged to it (sk_rmem_schedule(), sk_wmem_schedule()),
+ * in pages, within the limits of net.demo.seqpacket_mem.
+ */
+static atomic_long_t demo_seq_memory_allocated;
+static DEFINE_PER_CPU(int, demo_seq_memory_per_cpu_fw_alloc) __maybe_unused;
+static struct percpu_counter demo_seq_sockets_allocated;
+static unsigned long demo_seq_memory_pressure;
+long demo_seq_sysctl_mem[3];
+
+/*
+ * Below this much receive or send memory a socket is given memory under
+ * pressure too (up to the hard limit), as by tcp_rmem[0] and tcp_wmem[0].
+ */
+static int demo_seq_sysctl_rmem[3] = { PAGE_SIZE, 0, 0 };
+static int demo_seq_sysctl_wmem[3] = { PAGE_SIZE, 0, 0 };
+
+static void demo_seq_enter_memory_pressure(struct sock *sk)
+{
+	WRITE_ONCE(demo_seq_memory_pressure, 1);
+}
+
+/**
+ * demo_seq_mem_init() - the memory account, at module load
+ *
+ * The limits start as tcp_mem's do: pressure at 1/16 of the memory not
+ * reserved for the kernel, the hard limit at 3/32.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int demo_seq_mem_init(void)
+{
+	unsigned long limit = max(nr_free_buffer_pages() / 16, 128UL);
+
+	demo_seq_sysctl_mem[0] = limit / 4 * 3;
+	demo_seq_sysctl_mem[1] = limit;
+	demo_seq_sysctl_mem[2] = demo_seq_sysctl_mem[0] * 2;
+	return percpu_counter_init(&demo_seq_sockets_allocated, 0, GFP_KERNEL);
+}
+
+void demo_seq_mem_exit(void)
+{
+	percpu_counter_destroy(&demo_seq_sockets_allocated);
+}
+
+#if !DEMO_ACCEPT_CHARGES_MEMCG
+#ifdef CONFIG_MEMCG
+/*
+ * Only sk_alloc() sets sk_memcg from a module's reach: a sock of this
+ * protocol is allocated in the accepting task to take it from.
+ */
+static struct proto demo_seq_memcg_prot = {
+	.name		= "DEMO-MEMCG",
+	.owner		= THIS_MODULE,
+	.obj_size	= sizeof(struct sock),
+};
+
+/*
+ * Charge @pages pages @sk already holds, counted in the protocol's account,
+ * to its memory cgroup too: __sk_mem_schedule() charges both, so the
+ * protocol's account is lowered by as much first (directly: the account is
+ * ours, and sk_memory_allocated_sub() needs sysctl_mem_pcpu_rsv, which
+ * Debian's 6.1 does not export). False if the cgroup refused (it is at its
+ * limit), with nothing charged.
+ */
+static bool demo_seq_memcg_charge(struct sock *sk, int pages)
+{
+	atomic_long_sub(pages, &demo_seq_memory_allocated);
+	if (!__sk_mem_schedule(sk, pages << PAGE_SHIFT, SK_MEM_RECV)) {
+		atomic_long_add(pages, &demo_seq_memory_allocated);
+		return false;
+	}
+	sk_forward_alloc_add(sk, -(pages << PAGE_SHIFT));
+	return true;
+}
+#endif
+
+/**
+ * demo_seq_accept_memcg() - charge a connection to the accepting task's
+ *	memory cgroup
+ * @sk: the connection, owned by the task in accept()
+ *
+ * What inet_csk_accept() does: the connection was created in softirq,
+ * where no cgroup applies; from now on its memory is the cgroup's, and so
+ * is what it already holds. Where the cgroup cannot take that (the kernel
+ * would force it, a module cannot), the connection stays uncharged to the
+ * cgroup, as before accept(), and MemcgChargeFails counts it.
+ */
+void demo_seq_accept_memcg(struct sock *sk)
+{
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg;
+	struct sock *probe;
+	int pages;
+
+	if (!mem_cgroup_sockets_enabled || sk->sk_memcg)
+		return;
+	probe = sk_alloc(sock_net(sk), sk->sk_family, GFP_KERNEL,
+			 &demo_seq_memcg_prot, 1);
+	if (!probe)
+		goto fail;
+	memcg = probe->sk_memcg;
+	if (memcg) {
+		pages = sk_mem_pages(sk->sk_forward_alloc +
+				     atomic_read(&sk->sk_rmem_alloc));
+		WRITE_ONCE(sk->sk_memcg, memcg);
+		if (pages && !demo_seq_memcg_charge(sk, pages)) {
+			WRITE_ONCE(sk->sk_memcg, NULL);
+			sk_free(probe);		/* and its cgroup reference */
+			goto fail;
+		}
+		probe->sk_memcg = NULL;	/* the reference is @sk's now */
+	}
+	sk_free(probe);
+	demo_compat_kmem_cache_charge(sk);
+	return;
+
+fail:
+	demo_inc_stats(sock_net(sk), DEMO_MIB_MEMCGCHARGEFAILS);
+#endif
+}
+#endif
 
 struct proto demo_seq_prot = {
 	.name		= "DEMO-SEQPACKET",
@@ -816,4 +986,12 @@ struct proto demo_seq_prot = {
 	.getsockopt	= demo_getsockopt,
 	.backlog_rcv	= demo_seq_do_rcv,
 	.release_cb	= demo_seq_release_cb,
+	.enter_memory_pressure	= demo_seq_enter_memory_pressure,
+	.memory_allocated	= &demo_seq_memory_allocated,
+	DEMO_SEQ_PER_CPU_FW_ALLOC
+	.memory_pressure	= &demo_seq_memory_pressure,
+	.sockets_allocated	= &demo_seq_sockets_allocated,
+	.sysctl_mem		= demo_seq_sysctl_mem,
+	.sysctl_rmem		= demo_seq_sysctl_rmem,
+	.sysctl_wmem		= demo_seq_sysctl_wmem,
 };

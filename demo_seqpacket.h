@@ -84,6 +84,8 @@ enum {
  * @rcv_nxt: next sequence number expected from the peer
  * @rcv_adv_edge: right edge of the window last advertised; never moves back
  * @rcv_mss: largest payload received in one segment, for the window
+ * @rcv_truesize: largest truesize of a segment received, for the bound on
+ *	receive memory (demo_seq_rmem_bound())
  * @reasm_queue: in-order segments of the message being received
  * @reasm_bytes: their payload bytes
  * @ooo_queue: segments received beyond @rcv_nxt, by sequence number
@@ -124,6 +126,7 @@ enum {
  * @deferred: DEMO_SEQ_*_DEFERRED bits, set by timers, atomic
  * @last_oow_ack: jiffies of the last ACK answering a segment that cannot
  *	be right (see demo_seq_send_oow_ack()), 0 if none yet
+ * @orphan: counted in demo_net.orphans, until the connection ends
  */
 struct demo_seq_sock {
 	struct demo_sock	dsk;
@@ -145,6 +148,7 @@ struct demo_seq_sock {
 	u32			rcv_nxt;
 	u32			rcv_adv_edge;
 	u32			rcv_mss;
+	u32			rcv_truesize;
 	struct sk_buff_head	reasm_queue;
 	u32			reasm_bytes;
 	struct sk_buff_head	ooo_queue;
@@ -191,6 +195,7 @@ struct demo_seq_sock {
 	struct timer_list	delack_timer;
 	unsigned long		deferred;
 	unsigned long		last_oow_ack;
+	u8			orphan;
 };
 
 static inline struct demo_seq_sock *demo_seq_sk(const struct sock *sk)

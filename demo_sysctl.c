@@ -2,7 +2,8 @@
 /*
  * AF_DEMO: net.demo.* sysctls, one set per network namespace.
  *
- * They bound DEMOPROTO_SEQPACKET's timers and retries; docs/SEQPACKET.md
+ * They bound DEMOPROTO_SEQPACKET's timers, retries, orphans and TIME_WAIT
+ * entries; seqpacket_mem, global, its memory. docs/SEQPACKET.md
  * says what each does. A new namespace starts from the defaults below.
  */
 
@@ -21,6 +22,8 @@ static const struct demo_seq_sysctl demo_seq_sysctl_defaults = {
 	.fin_timeout_ms	= 30000,
 	.rmem_max	= 6 << 20,	/* as tcp_rmem[2] */
 	.wmem_max	= 4 << 20,	/* as tcp_wmem[2] */
+	.max_orphans	= 8192,
+	.max_tw		= 8192,
 };
 
 static int demo_rto_min_limit = 60000;
@@ -38,7 +41,20 @@ static int demo_mem_limit = 256 << 20;
 	.extra2		= &(limit),				\
 }
 
-/* In the order of demo_sysctl_init_net()'s data[]. */
+/* A limit on a count, 0 (none allowed) up to INT_MAX. */
+#define DEMO_SYSCTL_COUNT(name) {				\
+	.procname	= "seqpacket_" #name,			\
+	.maxlen		= sizeof(int),				\
+	.mode		= 0644,					\
+	.proc_handler	= proc_dointvec_minmax,			\
+	.extra1		= SYSCTL_ZERO,				\
+	.extra2		= SYSCTL_INT_MAX,			\
+}
+
+/*
+ * In the order of demo_sysctl_init_net()'s data[], then the global ones,
+ * which, as tcp_mem, exist in the initial namespace only.
+ */
 static const struct ctl_table demo_sysctl_template[] = {
 	DEMO_SYSCTL(rto_min_ms, demo_rto_min_limit),
 	DEMO_SYSCTL(rto_max_ms, demo_rto_max_limit),
@@ -48,6 +64,16 @@ static const struct ctl_table demo_sysctl_template[] = {
 	DEMO_SYSCTL(fin_timeout_ms, demo_wait_limit),
 	DEMO_SYSCTL(rmem_max, demo_mem_limit),
 	DEMO_SYSCTL(wmem_max, demo_mem_limit),
+	DEMO_SYSCTL_COUNT(max_orphans),
+	DEMO_SYSCTL_COUNT(max_tw),
+	{
+		/* pages: min, pressure, max; see demo_seq_mem_init() */
+		.procname	= "seqpacket_mem",
+		.data		= demo_seq_sysctl_mem,
+		.maxlen		= sizeof(demo_seq_sysctl_mem),
+		.mode		= 0644,
+		.proc_handler	= proc_doulongvec_minmax,
+	},
 	DEMO_CTL_TABLE_END
 };
 
@@ -63,22 +89,33 @@ int demo_sysctl_init_net(struct net *net)
 		&dn->seq.fin_timeout_ms,
 		&dn->seq.rmem_max,
 		&dn->seq.wmem_max,
+		&dn->seq.max_orphans,
+		&dn->seq.max_tw,
 	};
+	size_t size = ARRAY_SIZE(demo_sysctl_template);
 	struct ctl_table *table;
 	int i;
 
-	BUILD_BUG_ON(ARRAY_SIZE(data) > ARRAY_SIZE(demo_sysctl_template));
+	/* data[] covers the per-namespace entries; seqpacket_mem follows. */
+	BUILD_BUG_ON(ARRAY_SIZE(data) + 1 > ARRAY_SIZE(demo_sysctl_template));
 
 	dn->seq = demo_seq_sysctl_defaults;
+	atomic_set(&dn->orphans, 0);
+	atomic_set(&dn->tw_count, 0);
 	table = kmemdup(demo_sysctl_template, sizeof(demo_sysctl_template),
 			GFP_KERNEL);
 	if (!table)
 		return -ENOMEM;
 	for (i = 0; i < ARRAY_SIZE(data); i++)
 		table[i].data = data[i];
+	if (!net_eq(net, &init_net)) {
+		/* The table ends before the global entries. */
+		memset(&table[ARRAY_SIZE(data)], 0, sizeof(table[0]));
+		size = ARRAY_SIZE(data);
+	}
 
 	dn->sysctl_hdr = demo_compat_register_net_sysctl(net, "net/demo", table,
-							 ARRAY_SIZE(demo_sysctl_template));
+							 size);
 	if (!dn->sysctl_hdr) {
 		kfree(table);
 		return -ENOMEM;

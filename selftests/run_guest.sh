@@ -21,6 +21,9 @@ TESTS=(
 	selftests/demo_install.sh:600
 	selftests/demo_kunit.sh:300
 	build/selftests/demo_seqpacket:900
+	# memory bounds: floods within net.demo.seqpacket_mem, orphan and
+	# TIME_WAIT limits, the memory cgroup charge at accept()
+	build/selftests/demo_seqmem:600
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
