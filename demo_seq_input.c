@@ -143,7 +143,7 @@ static struct sock *demo_seq_lookup(struct net *net, __be32 raddr,
 				    __be16 rport, __be32 laddr, __be16 lport)
 {
 	struct demo_net *dn = demo_pernet(net);
-	u32 h = demo_conn_hashfn(laddr, lport, raddr, rport);
+	u32 h = demo_conn_hashfn(net, laddr, lport, raddr, rport);
 	struct demo_seq_sock *ssk;
 
 	hlist_for_each_entry_rcu(ssk, &dn->conn_hash[h], conn_node) {

@@ -874,7 +874,8 @@ void demo_seq_time_wait(struct sock *sk)
 		tw->rcv_nxt = ssk->rcv_nxt;
 		refcount_set(&tw->refcnt, 2);	/* hash and timer */
 		timer_setup(&tw->timer, demo_tw_timer, 0);
-		h = demo_conn_hashfn(tw->laddr, tw->lport, tw->raddr, tw->rport);
+		h = demo_conn_hashfn(tw->net, tw->laddr, tw->lport, tw->raddr,
+				     tw->rport);
 
 		/* Lookups find the connection or its TIME_WAIT, never neither. */
 		spin_lock_bh(&dn->conn_lock);
@@ -906,7 +907,7 @@ struct demo_tw *demo_tw_lookup(struct net *net, __be32 raddr, __be16 rport,
 {
 	struct demo_net *dn = demo_pernet(net);
 	struct demo_tw *tw;
-	u32 h = demo_conn_hashfn(laddr, lport, raddr, rport);
+	u32 h = demo_conn_hashfn(net, laddr, lport, raddr, rport);
 
 	hlist_for_each_entry_rcu(tw, &dn->timewait_hash[h], node)
 		if (tw->laddr == laddr && tw->lport == lport &&
@@ -963,7 +964,7 @@ void demo_tw_purge(struct demo_net *dn)
 	struct demo_tw *tw;
 	int i;
 
-	for (i = 0; i < DEMO_HTABLE_SIZE; i++) {
+	for (i = 0; i <= dn->conn_hash_mask; i++) {
 		for (;;) {
 			spin_lock_bh(&dn->conn_lock);
 			tw = hlist_entry_safe(dn->timewait_hash[i].first,

@@ -60,7 +60,8 @@ int demo_seq_hash_conn(struct sock *sk)
 	struct hlist_head *head;
 	struct demo_seq_sock *o;
 
-	head = &dn->conn_hash[demo_conn_hashfn(inet->inet_rcv_saddr,
+	head = &dn->conn_hash[demo_conn_hashfn(sock_net(sk),
+					       inet->inet_rcv_saddr,
 					       inet->inet_sport,
 					       inet->inet_daddr,
 					       inet->inet_dport)];

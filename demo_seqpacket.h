@@ -19,7 +19,6 @@
 #ifndef _DEMO_SEQPACKET_H
 #define _DEMO_SEQPACKET_H
 
-#include <linux/jhash.h>
 #include <linux/skbuff.h>
 #include <linux/timer.h>
 #include <net/tcp_states.h>
@@ -184,12 +183,12 @@ struct demo_tw {
 	struct rcu_head		rcu;
 };
 
-static inline u32 demo_conn_hashfn(__be32 laddr, __be16 lport, __be32 raddr,
-				   __be16 rport)
+/* The bucket of a pair in demo_net.conn_hash and timewait_hash. */
+static inline u32 demo_conn_hashfn(const struct net *net, __be32 laddr,
+				   __be16 lport, __be32 raddr, __be16 rport)
 {
-	return jhash_3words((__force u32)laddr, (__force u32)raddr,
-			    ((__force u32)lport << 16) | (__force u32)rport,
-			    0) & (DEMO_HTABLE_SIZE - 1);
+	return demo_conn_hash(net, laddr, lport, raddr, rport) &
+	       demo_pernet(net)->conn_hash_mask;
 }
 
 /* demo_seqpacket.c */
