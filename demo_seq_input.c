@@ -442,7 +442,7 @@ static void demo_seq_rcv_synsent(struct sock *sk, struct sk_buff *skb)
 	struct net *net = sock_net(sk);
 
 	if ((cb->flags & DEMO_SEQ_ACK) && cb->ack != ssk->snd_nxt) {
-		demo_seq_reply_reset(net, skb);
+		demo_seq_reply_reset(net, sk, skb);
 		goto discard;
 	}
 	if (cb->flags & DEMO_SEQ_RST) {
@@ -630,7 +630,7 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 		spin_unlock(&lssk->accept_lock);
 		demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
-		demo_seq_reply_reset(net, skb);
+		demo_seq_reply_reset(net, lsk, skb);
 		goto err_free;
 	}
 	if (demo_seq_hash_conn(sk)) {
@@ -674,14 +674,14 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 
 	if (cb->flags & DEMO_SEQ_SYN) {
 		if (cb->flags & DEMO_SEQ_ACK) {
-			demo_seq_reply_reset(net, skb);
+			demo_seq_reply_reset(net, lsk, skb);
 			goto discard;
 		}
 		/* Refused rather than left to time out: see SEQPACKET.md. */
 		if (sk_acceptq_is_full(lsk)) {
 			demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
 			demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
-			demo_seq_reply_reset(net, skb);
+			demo_seq_reply_reset(net, lsk, skb);
 			goto discard;
 		}
 		isn = demo_seq_cookie(net, iph->saddr, iph->daddr, dh->source,
@@ -689,7 +689,11 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 		demo_seq_send_ctl(net, iph->daddr, iph->saddr, dh->dest,
 				  dh->source, isn, cb->seq + 1,
 				  DEMO_SEQ_SYN | DEMO_SEQ_ACK,
-				  demo_seq_rcv_window(lsk));
+				  demo_seq_rcv_window(lsk),
+				  demo_seq_reply_oif(net,
+						     READ_ONCE(lsk->sk_bound_dev_if),
+						     skb),
+				  READ_ONCE(lsk->sk_mark));
 		goto discard;
 	}
 
@@ -787,7 +791,7 @@ void demo_seq_rcv(struct sk_buff *skb)
 		return;
 	}
 
-	demo_seq_reply_reset(net, skb);
+	demo_seq_reply_reset(net, NULL, skb);
 	kfree_skb(skb);
 }
 

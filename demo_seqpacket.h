@@ -164,6 +164,8 @@ struct demo_seq_cb {
  * @rport: remote port
  * @snd_nxt: sequence number after our FIN
  * @rcv_nxt: sequence number after the peer's FIN
+ * @bound_dev_if: the socket's bound device, for the ACKs it still sends
+ * @mark: the socket's mark, likewise
  * @rcu: for freeing
  *
  * A TIME_WAIT entry is not a socket: it holds neither the module nor the
@@ -180,6 +182,8 @@ struct demo_tw {
 	__be16			rport;
 	u32			snd_nxt;
 	u32			rcv_nxt;
+	int			bound_dev_if;
+	u32			mark;
 	struct rcu_head		rcu;
 };
 
@@ -227,8 +231,11 @@ void demo_seq_rtt_sample(struct sock *sk, u32 rtt);
 void demo_seq_release_cb(struct sock *sk);
 int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
 		      __be16 sport, __be16 dport, u32 seq, u32 ack, u16 flags,
-		      u16 window);
-void demo_seq_reply_reset(struct net *net, struct sk_buff *skb);
+		      u16 window, int oif, u32 mark);
+int demo_seq_reply_oif(struct net *net, int bound_dev_if,
+		       const struct sk_buff *skb);
+void demo_seq_reply_reset(struct net *net, const struct sock *sk,
+			  struct sk_buff *skb);
 void demo_seq_time_wait(struct sock *sk);
 struct demo_tw *demo_tw_lookup(struct net *net, __be32 raddr, __be16 rport,
 			       __be32 laddr, __be16 lport);
