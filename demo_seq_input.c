@@ -23,6 +23,7 @@
 #include <linux/siphash.h>
 #include <kunit/visibility.h>
 #include <net/icmp.h>
+#include <linux/filter.h>
 #include <net/ip.h>
 #include <net/netns/hash.h>
 #include <net/sock.h>
@@ -536,6 +537,28 @@ discard:
 	return 0;
 }
 
+/*
+ * The socket's filters, as tcp_filter() runs them: SO_ATTACH_FILTER or
+ * SO_ATTACH_BPF, a cgroup's ingress BPF program, the LSM. The filter sees
+ * the segment from its DEMO header on (load offset 0 is the header, as a
+ * TCP socket's filter sees the TCP header) and takes the segment whole or
+ * drops it: a seqpacket segment cut short would corrupt its message, so
+ * the trim cap is its whole length. A dropped segment is counted in the
+ * socket's drops (SO_MEMINFO) and, unacknowledged, is sent again.
+ * Return: true if @skb is to be dropped.
+ */
+static bool demo_seq_filter(struct sock *sk, struct sk_buff *skb)
+{
+	bool drop;
+
+	__skb_push(skb, DEMO_SEQ_HDRS);
+	drop = sk_filter_trim_cap(sk, skb, skb->len);
+	__skb_pull(skb, DEMO_SEQ_HDRS);
+	if (drop)
+		atomic_inc(&sk->sk_drops);
+	return drop;
+}
+
 /* Hand a segment to its connection, or to the backlog of its owner. */
 static void demo_seq_rcv_sk(struct sock *sk, struct sk_buff *skb)
 {
@@ -768,7 +791,10 @@ void demo_seq_rcv(struct sk_buff *skb)
 
 	sk = demo_seq_lookup(net, iph->saddr, dh->source, iph->daddr, dh->dest);
 	if (sk) {
-		demo_seq_rcv_sk(sk, skb);
+		if (demo_seq_filter(sk, skb))
+			kfree_skb(skb);
+		else
+			demo_seq_rcv_sk(sk, skb);
 		sock_put(sk);
 		return;
 	}
@@ -786,7 +812,10 @@ void demo_seq_rcv(struct sk_buff *skb)
 
 	sk = demo_seq_lookup_listener(net, iph->daddr, dh->dest, inet_iif(skb));
 	if (sk) {
-		demo_seq_listen_rcv(sk, skb);
+		if (demo_seq_filter(sk, skb))
+			kfree_skb(skb);
+		else
+			demo_seq_listen_rcv(sk, skb);
 		sock_put(sk);
 		return;
 	}
