@@ -81,6 +81,11 @@ enum {
  * @deferred: DEMO_SEQ_*_DEFERRED bits, set by timers, atomic
  * @last_oow_ack: jiffies of the last ACK answering a segment that cannot
  *	be right (see demo_seq_send_oow_ack()), 0 if none yet
+ *
+ * A connection is cloned from its listener (demo_seq_child()): everything
+ * after @dsk starts at zero there and is then set by
+ * demo_seq_init_private(), as in a new socket. A field that must not
+ * start at zero is initialised in demo_seq_init_private().
  */
 struct demo_seq_sock {
 	struct demo_sock	dsk;
@@ -202,6 +207,7 @@ void demo_seq_abort(struct sock *sk, int err);
 int demo_seq_hash_conn(struct sock *sk);
 void demo_seq_unhash_conn(struct sock *sk);
 void demo_seq_init_conn(struct sock *sk);
+void demo_seq_init_private(struct sock *sk);
 void demo_seq_purge_rcv(struct sock *sk, bool all);
 
 /* demo_seq_input.c */
