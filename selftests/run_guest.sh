@@ -21,6 +21,8 @@ TESTS=(
 	selftests/demo_install.sh:600
 	selftests/demo_kunit.sh:300
 	build/selftests/demo_seqpacket:900
+	# what a connection inherits, control segments' routes, the hash
+	build/selftests/demo_seqinherit:600
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
@@ -33,7 +35,7 @@ TESTS=(
 )
 MOD=af_demo
 # Kernel modules the tests need besides af_demo (the guest does not autoload).
-GUEST_MODULES=(veth)
+GUEST_MODULES=(veth vrf sch_ingress cls_cgroup act_gact)
 REFCNT_WAIT=10		# seconds for the last sockets' RCU frees
 
 cd "$(dirname "$0")/.."
