@@ -690,6 +690,9 @@ static int __init demo_init(void)
 	demo_stream_ops.family = family;
 	demo_family_ops.family = family;
 	demo_seq_init();
+	err = demo_conn_hash_init();
+	if (err)
+		return err;
 	err = demo_seq_mem_init();
 	if (err)
 		return err;

@@ -101,6 +101,12 @@ static struct hlist_head *demo_table(struct demo_net *dn, int table)
 	}
 }
 
+static unsigned int demo_table_size(const struct demo_net *dn, int table)
+{
+	return table == DEMO_TABLE_BIND ? DEMO_HTABLE_SIZE :
+					  dn->conn_hash_mask + 1;
+}
+
 /* A connected seqpacket socket is listed from the connection hash. */
 static bool demo_seq_listed_later(int table, struct hlist_node *node)
 {
@@ -126,7 +132,7 @@ static struct hlist_node *demo_seq_next_node(struct seq_file *seq,
 		for (; node; node = rcu_dereference(hlist_next_rcu(node)))
 			if (!demo_seq_listed_later(st->table, node))
 				return node;
-		if (++st->bucket == DEMO_HTABLE_SIZE) {
+		if (++st->bucket == demo_table_size(dn, st->table)) {
 			if (++st->table == DEMO_TABLES)
 				return NULL;
 			st->bucket = 0;

@@ -23,7 +23,11 @@
 #include <asm/ioctls.h>
 #include <linux/icmp.h>
 #include <linux/ip.h>
+#include <linux/jhash.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <linux/skbuff.h>
 #include <kunit/visibility.h>
 #include <net/checksum.h>
@@ -31,6 +35,7 @@
 #include <net/ip.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+#include <net/netns/hash.h>
 #include <net/protocol.h>
 #include <net/route.h>
 #include <net/sock.h>
@@ -43,7 +48,105 @@ MODULE_PARM_DESC(ipproto, "IP protocol number to register (default "
 		 __stringify(IPPROTO_DEMO) ")");
 EXPORT_SYMBOL_IF_KUNIT(demo_ipproto);
 
+/* Buckets of each namespace's connection and TIME_WAIT hashes. */
+static unsigned int conn_hash_size;
+module_param(conn_hash_size, uint, 0444);
+MODULE_PARM_DESC(conn_hash_size,
+		 "buckets of each namespace's seqpacket connection and TIME_WAIT hashes, a power of two from 16 to 1048576 (default 0: sized to the memory; reads the size in use)");
+
+/* The key of demo_conn_hash(), chosen at load time. */
+static u32 demo_conn_hash_secret __read_mostly;
+
 static unsigned int demo_net_id __read_mostly;
+
+/**
+ * demo_conn_hash_init() - size the connection hashes, choose their key
+ *
+ * As TCP sizes its established hash: by default one bucket per 512 KiB of
+ * memory, a power of two from DEMO_CONN_HASH_AUTO_MIN to
+ * DEMO_CONN_HASH_AUTO_MAX (each namespace has two tables of that many
+ * buckets). The parameter then reads the size in use.
+ *
+ * Context: module load, before any namespace is set up.
+ * Return: 0, or -EINVAL for a conn_hash_size out of range or not a power
+ * of two.
+ */
+int demo_conn_hash_init(void)
+{
+	unsigned long buckets;
+
+	if (conn_hash_size) {
+		if (conn_hash_size < DEMO_CONN_HASH_MIN ||
+		    conn_hash_size > DEMO_CONN_HASH_MAX ||
+		    !is_power_of_2(conn_hash_size)) {
+			pr_err("conn_hash_size %u is not a power of two from %u to %u\n",
+			       conn_hash_size, DEMO_CONN_HASH_MIN,
+			       DEMO_CONN_HASH_MAX);
+			return -EINVAL;
+		}
+	} else {
+		buckets = totalram_pages() >> (19 - PAGE_SHIFT);
+		buckets = clamp_t(unsigned long, buckets,
+				  DEMO_CONN_HASH_AUTO_MIN,
+				  DEMO_CONN_HASH_AUTO_MAX);
+		conn_hash_size = rounddown_pow_of_two(buckets);
+	}
+	demo_conn_hash_secret = get_random_u32();
+	return 0;
+}
+
+/**
+ * __demo_conn_hash() - the connection hash of a pair with key @seed
+ * @seed: the key
+ * @laddr: local address
+ * @lport: local port
+ * @raddr: remote address
+ * @rport: remote port
+ *
+ * Return: the 32-bit hash; the caller masks it to its table.
+ */
+VISIBLE_IF_KUNIT u32 __demo_conn_hash(u32 seed, __be32 laddr, __be16 lport,
+				      __be32 raddr, __be16 rport)
+{
+	return jhash_3words((__force u32)laddr, (__force u32)raddr,
+			    ((__force u32)lport << 16) | (__force u32)rport,
+			    seed);
+}
+EXPORT_SYMBOL_IF_KUNIT(__demo_conn_hash);
+
+/**
+ * demo_conn_hash_seed() - the key of @net's connection hashes
+ * @net: the namespace
+ *
+ * The load-time secret mixed with the namespace's own random value, as
+ * inet_ehashfn() does: a remote peer cannot predict which pairs collide,
+ * and two namespaces do not collide alike.
+ *
+ * Return: the key.
+ */
+VISIBLE_IF_KUNIT u32 demo_conn_hash_seed(const struct net *net)
+{
+	return demo_conn_hash_secret + net_hash_mix(net);
+}
+EXPORT_SYMBOL_IF_KUNIT(demo_conn_hash_seed);
+
+/**
+ * demo_conn_hash() - the hash of a pair in @net's connection hashes
+ * @net: the namespace
+ * @laddr: local address
+ * @lport: local port
+ * @raddr: remote address
+ * @rport: remote port
+ *
+ * Return: the 32-bit hash; demo_conn_hashfn() masks it.
+ */
+u32 demo_conn_hash(const struct net *net, __be32 laddr, __be16 lport,
+		   __be32 raddr, __be16 rport)
+{
+	return __demo_conn_hash(demo_conn_hash_seed(net), laddr, lport, raddr,
+				rport);
+}
+EXPORT_SYMBOL_IF_KUNIT(demo_conn_hash);
 
 struct demo_net *demo_pernet(const struct net *net)
 {
@@ -607,16 +710,29 @@ static int __net_init demo_net_init(struct net *net)
 
 	mutex_init(&dn->lock);
 	spin_lock_init(&dn->conn_lock);
-	for (i = 0; i < DEMO_HTABLE_SIZE; i++) {
+	for (i = 0; i < DEMO_HTABLE_SIZE; i++)
 		INIT_HLIST_HEAD(&dn->bind_hash[i]);
+	INIT_HLIST_HEAD(&dn->raw_list);
+
+	dn->conn_hash_mask = conn_hash_size - 1;
+	dn->conn_hash = kvmalloc_array(conn_hash_size, sizeof(*dn->conn_hash),
+				       GFP_KERNEL);
+	if (!dn->conn_hash)
+		return -ENOMEM;
+	dn->timewait_hash = kvmalloc_array(conn_hash_size,
+					   sizeof(*dn->timewait_hash),
+					   GFP_KERNEL);
+	err = -ENOMEM;
+	if (!dn->timewait_hash)
+		goto err_free_conn;
+	for (i = 0; i < conn_hash_size; i++) {
 		INIT_HLIST_HEAD(&dn->conn_hash[i]);
 		INIT_HLIST_HEAD(&dn->timewait_hash[i]);
 	}
-	INIT_HLIST_HEAD(&dn->raw_list);
 
 	dn->mib = alloc_percpu(struct demo_mib);
 	if (!dn->mib)
-		return -ENOMEM;
+		goto err_free_tw;
 
 	err = demo_sysctl_init_net(net);
 	if (err)
@@ -631,6 +747,10 @@ err_sysctl_exit:
 	demo_sysctl_exit_net(net);
 err_free_mib:
 	free_percpu(dn->mib);
+err_free_tw:
+	kvfree(dn->timewait_hash);
+err_free_conn:
+	kvfree(dn->conn_hash);
 	return err;
 }
 
@@ -644,12 +764,15 @@ static void __net_exit demo_net_exit(struct net *net)
 	/* TIME_WAIT entries hold no reference: they end here. */
 	demo_tw_purge(dn);
 	/* Every socket holds its namespace: none can be left. */
-	for (i = 0; i < DEMO_HTABLE_SIZE; i++) {
+	for (i = 0; i < DEMO_HTABLE_SIZE; i++)
 		WARN_ON_ONCE(!hlist_empty(&dn->bind_hash[i]));
+	for (i = 0; i <= dn->conn_hash_mask; i++)
 		WARN_ON_ONCE(!hlist_empty(&dn->conn_hash[i]));
-	}
 	WARN_ON_ONCE(!hlist_empty(&dn->raw_list));
 	free_percpu(dn->mib);
+	/* Lookups are over: no packet reaches a namespace being dismantled. */
+	kvfree(dn->timewait_hash);
+	kvfree(dn->conn_hash);
 }
 
 struct pernet_operations demo_net_ops = {

@@ -111,7 +111,20 @@ struct demo_mib {
 	unsigned long	mibs[DEMO_MIB_MAX];
 };
 
+/*
+ * Buckets of demo_net.bind_hash, indexed by local port: a port is chosen
+ * locally (bind() or the ephemeral range), never by a remote peer.
+ */
 #define DEMO_HTABLE_SIZE	256
+
+/*
+ * Buckets of demo_net.conn_hash and timewait_hash, a power of two: the
+ * conn_hash_size module parameter, or sized to the memory at load time.
+ */
+#define DEMO_CONN_HASH_MIN	16
+#define DEMO_CONN_HASH_MAX	1048576U
+#define DEMO_CONN_HASH_AUTO_MIN	256
+#define DEMO_CONN_HASH_AUTO_MAX	16384
 
 /* net.demo.* sysctls of DEMOPROTO_SEQPACKET, see docs/SEQPACKET.md. */
 struct demo_seq_sysctl {
@@ -136,7 +149,9 @@ struct demo_seq_sysctl {
  * @conn_lock: serialises writers of @conn_hash and @timewait_hash, which may run
  *	in softirq (a listener adds connections); readers use RCU
  * @conn_hash: connected seqpacket sockets, hashed by address and port pair
+ *	with a secret key (demo_conn_hash()); @conn_hash_mask + 1 buckets
  * @timewait_hash: seqpacket connections in TIME_WAIT, hashed the same way
+ * @conn_hash_mask: buckets of @conn_hash and @timewait_hash, less one
  * @seq: sysctls
  * @sysctl_hdr: their registration
  * @mib: per-CPU counters
@@ -149,8 +164,9 @@ struct demo_net {
 	struct hlist_head	bind_hash[DEMO_HTABLE_SIZE];
 	struct hlist_head	raw_list;
 	spinlock_t		conn_lock;	/* writers of conn/timewait_hash */
-	struct hlist_head	conn_hash[DEMO_HTABLE_SIZE];
-	struct hlist_head	timewait_hash[DEMO_HTABLE_SIZE];
+	struct hlist_head	*conn_hash;
+	struct hlist_head	*timewait_hash;
+	u32			conn_hash_mask;
 	struct demo_seq_sysctl	seq;
 	struct ctl_table_header	*sysctl_hdr;
 	struct demo_mib __percpu *mib;
@@ -175,6 +191,10 @@ static inline struct hlist_head *demo_bind_bucket(struct demo_net *dn,
 /* demo_proto.c: IP delivery, transmit and address helpers */
 extern int demo_ipproto;
 extern struct pernet_operations demo_net_ops;
+
+int demo_conn_hash_init(void);
+u32 demo_conn_hash(const struct net *net, __be32 laddr, __be16 lport,
+		   __be32 raddr, __be16 rport);
 
 int demo_ip_register(void);
 void demo_ip_unregister(void);
@@ -236,6 +256,9 @@ void demo_proc_exit_net(struct net *net);
 /* Pure logic, exported only to the KUnit suites (selftests/demo_kunit.c). */
 bool demo_protosw_match(int entry_protocol, int *protocol);
 enum demo_mib_field demo_validate(struct sk_buff *skb);
+u32 demo_conn_hash_seed(const struct net *net);
+u32 __demo_conn_hash(u32 seed, __be32 laddr, __be16 lport, __be32 raddr,
+		     __be16 rport);
 #endif
 
 /* demo_dgram.c: the datagram transport */

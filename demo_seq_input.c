@@ -23,6 +23,7 @@
 #include <linux/siphash.h>
 #include <kunit/visibility.h>
 #include <net/icmp.h>
+#include <linux/filter.h>
 #include <net/ip.h>
 #include <net/netns/hash.h>
 #include <net/sock.h>
@@ -270,7 +271,7 @@ static struct sock *demo_seq_lookup(struct net *net, __be32 raddr,
 				    __be16 rport, __be32 laddr, __be16 lport)
 {
 	struct demo_net *dn = demo_pernet(net);
-	u32 h = demo_conn_hashfn(laddr, lport, raddr, rport);
+	u32 h = demo_conn_hashfn(net, laddr, lport, raddr, rport);
 	struct demo_seq_sock *ssk;
 
 	hlist_for_each_entry_rcu(ssk, &dn->conn_hash[h], conn_node) {
@@ -592,7 +593,7 @@ static void demo_seq_rcv_synsent(struct sock *sk, struct sk_buff *skb)
 	struct net *net = sock_net(sk);
 
 	if ((cb->flags & DEMO_SEQ_ACK) && cb->ack != ssk->snd_nxt) {
-		demo_seq_reply_reset(net, skb);
+		demo_seq_reply_reset(net, sk, skb);
 		goto discard;
 	}
 	if (cb->flags & DEMO_SEQ_RST) {
@@ -688,6 +689,28 @@ discard:
 	return 0;
 }
 
+/*
+ * The socket's filters, as tcp_filter() runs them: SO_ATTACH_FILTER or
+ * SO_ATTACH_BPF, a cgroup's ingress BPF program, the LSM. The filter sees
+ * the segment from its DEMO header on (load offset 0 is the header, as a
+ * TCP socket's filter sees the TCP header) and takes the segment whole or
+ * drops it: a seqpacket segment cut short would corrupt its message, so
+ * the trim cap is its whole length. A dropped segment is counted in the
+ * socket's drops (SO_MEMINFO) and, unacknowledged, is sent again.
+ * Return: true if @skb is to be dropped.
+ */
+static bool demo_seq_filter(struct sock *sk, struct sk_buff *skb)
+{
+	bool drop;
+
+	__skb_push(skb, DEMO_SEQ_HDRS);
+	drop = sk_filter_trim_cap(sk, skb, skb->len);
+	__skb_pull(skb, DEMO_SEQ_HDRS);
+	if (drop)
+		atomic_inc(&sk->sk_drops);
+	return drop;
+}
+
 /* Hand a segment to its connection, or to the backlog of its owner. */
 static void demo_seq_rcv_sk(struct sock *sk, struct sk_buff *skb)
 {
@@ -706,25 +729,53 @@ static void demo_seq_rcv_sk(struct sock *sk, struct sk_buff *skb)
 	bh_unlock_sock(sk);
 }
 
-/* Settings a connection takes from its listener, as a TCP child does. */
-static void demo_seq_inherit(struct sock *sk, const struct sock *lsk)
+/*
+ * Make @sk, just cloned from listener @lsk by sk_clone_lock(), a new
+ * connection: it keeps what a TCP child keeps of its listener (options,
+ * buffer sizes and locks, timeouts, linger, mark, bound device, uid, TTL
+ * and TOS, the socket filter, cgroup, LSM label, callbacks and user data
+ * as sk_clone_lock() copies them) and loses what is the listener's own.
+ * sk_clone_lock() already reset the queues, memory counters
+ * (sk_forward_alloc, sk_rmem_alloc, sk_wmem_alloc, sk_wmem_queued,
+ * sk_omem_alloc), the backlog, the route, errors, the socket and wait
+ * queue, the bind node and lock; this resets the rest.
+ */
+static void demo_seq_clone_init(struct sock *sk, const struct sock *lsk,
+				const struct sk_buff *skb)
 {
-	sk->sk_type = lsk->sk_type;
-	sk->sk_sndbuf = READ_ONCE(lsk->sk_sndbuf);
-	sk->sk_rcvbuf = READ_ONCE(lsk->sk_rcvbuf);
-	sk->sk_userlocks = lsk->sk_userlocks &
-			   (SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK);
-	sk->sk_rcvtimeo = READ_ONCE(lsk->sk_rcvtimeo);
-	sk->sk_sndtimeo = READ_ONCE(lsk->sk_sndtimeo);
-	sk->sk_lingertime = READ_ONCE(lsk->sk_lingertime);
-	if (sock_flag(lsk, SOCK_LINGER))
-		sock_set_flag(sk, SOCK_LINGER);
-	sk->sk_mark = READ_ONCE(lsk->sk_mark);
+	struct inet_sock *inet = inet_sk(sk);
+
+	/* The listener's own state, read locklessly by the clone. */
+	sk->sk_shutdown = 0;
+	sk->sk_ack_backlog = 0;
+	sk->sk_max_ack_backlog = 0;
+	sk->sk_write_pending = 0;
+	sock_reset_flag(sk, SOCK_DEAD);
+	/* Generated on demand, never shared with the listener. */
+	atomic64_set(&sk->sk_cookie, 0);
+	/* Never set on AF_DEMO sockets; never shared if they were. */
+	RCU_INIT_POINTER(inet->inet_opt, NULL);
+	inet->mc_list = NULL;
+	/*
+	 * Connections are looked up under RCU (refcount_inc_not_zero()) in
+	 * conn_hash, not SLAB_TYPESAFE_BY_RCU as TCP's: unlike a TCP child,
+	 * a connection keeps the listener's SOCK_RCU_FREE.
+	 */
+	sock_set_flag(sk, SOCK_RCU_FREE);
+	/* sk_clone_lock() clears it; AF_DEMO connections keep SO_PRIORITY. */
 	sk->sk_priority = READ_ONCE(lsk->sk_priority);
-	sk->sk_bound_dev_if = READ_ONCE(lsk->sk_bound_dev_if);
-	sk->sk_uid = lsk->sk_uid;
-	inet_sk(sk)->uc_ttl = READ_ONCE(inet_sk(lsk)->uc_ttl);
-	inet_sk(sk)->tos = READ_ONCE(inet_sk(lsk)->tos);
+	/* An unbound listener's connection stays in the VRF it came by. */
+	sk->sk_bound_dev_if = demo_seq_reply_oif(sock_net(sk),
+						 READ_ONCE(lsk->sk_bound_dev_if),
+						 skb);
+
+	/* Everything of struct demo_seq_sock starts as in a new socket. */
+	memset_after(demo_seq_sk(sk), 0, dsk);
+	demo_seq_init_private(sk);
+
+	/* To be charged by its own use only; no accounting is shared. */
+	WARN_ON_ONCE(sk->sk_forward_alloc || sk->sk_wmem_queued ||
+		     atomic_read(&sk->sk_rmem_alloc));
 }
 
 /*
@@ -744,16 +795,23 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 	struct inet_sock *inet;
 	struct sock *sk;
 
-	sk = sk_alloc(net, lsk->sk_family, GFP_ATOMIC, lsk->sk_prot,
-		      !lsk->sk_net_refcnt);
+	/*
+	 * A copy of the listener, bh-locked, holding the module (through
+	 * sk_prot_creator) and the namespace as the listener does (none for
+	 * a kernel socket's), with two references: the creation one, which
+	 * the accept queue and then the accepted socket own, and the
+	 * caller's, taken before the accept queue owns the other: once
+	 * accept_lock is dropped, close() of the listener or accept() and
+	 * close() may put that at any time.
+	 */
+	sk = sk_clone_lock(lsk, GFP_ATOMIC);
 	if (!sk) {
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
 		return NULL;
 	}
-	sock_init_data(NULL, sk);
-	demo_sock_init(sk, lsk->sk_protocol);
-	sk->sk_prot->init(sk);
-	demo_seq_inherit(sk, lsk);
+	/* For sparse: sk_clone_lock() returns the clone bh-locked. */
+	__acquire(&sk->sk_lock.slock);
+	demo_seq_clone_init(sk, lsk, skb);
 
 	inet = inet_sk(sk);
 	inet->inet_rcv_saddr = iph->daddr;
@@ -763,8 +821,7 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 	inet->inet_daddr = iph->saddr;
 	inet->inet_dport = dh->source;
 
-	/* Its route and sequence state are the socket owner's: lock it. */
-	bh_lock_sock(sk);
+	/* Its route and sequence state are the socket owner's: locked. */
 	demo_seq_init_conn(sk);
 	ssk = demo_seq_sk(sk);
 	ssk->snd_una = cb->ack;
@@ -784,7 +841,7 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 		spin_unlock(&lssk->accept_lock);
 		demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
-		demo_seq_reply_reset(net, skb);
+		demo_seq_reply_reset(net, lsk, skb);
 		goto err_free;
 	}
 	if (demo_seq_hash_conn(sk)) {
@@ -792,12 +849,6 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 		spin_unlock(&lssk->accept_lock);
 		goto err_free;
 	}
-	/*
-	 * The caller's reference, taken before the accept queue owns the
-	 * creation one: once the lock is dropped, close() of the listener
-	 * or accept() and close() may put that at any time.
-	 */
-	sock_hold(sk);
 	list_add_tail(&ssk->accept_node, &lssk->accept_queue);
 	sk_acceptq_added(lsk);
 	spin_unlock(&lssk->accept_lock);
@@ -807,8 +858,10 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 	return sk;
 
 err_free:
+	/* Never published, no timer armed: both references go. */
 	demo_seq_set_state(sk, TCP_CLOSE);
 	sk_dst_reset(sk);
+	sock_put(sk);
 	sock_put(sk);
 	return NULL;
 }
@@ -828,14 +881,14 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 
 	if (cb->flags & DEMO_SEQ_SYN) {
 		if (cb->flags & DEMO_SEQ_ACK) {
-			demo_seq_reply_reset(net, skb);
+			demo_seq_reply_reset(net, lsk, skb);
 			goto discard;
 		}
 		/* Refused rather than left to time out: see SEQPACKET.md. */
 		if (sk_acceptq_is_full(lsk)) {
 			demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
 			demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
-			demo_seq_reply_reset(net, skb);
+			demo_seq_reply_reset(net, lsk, skb);
 			goto discard;
 		}
 		isn = demo_seq_cookie(net, iph->saddr, iph->daddr, dh->source,
@@ -843,7 +896,11 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 		demo_seq_send_ctl(net, iph->daddr, iph->saddr, dh->dest,
 				  dh->source, isn, cb->seq + 1,
 				  DEMO_SEQ_SYN | DEMO_SEQ_ACK,
-				  demo_seq_listen_window(lsk, skb));
+				  demo_seq_listen_window(lsk, skb),
+				  demo_seq_reply_oif(net,
+						     READ_ONCE(lsk->sk_bound_dev_if),
+						     skb),
+				  READ_ONCE(lsk->sk_mark));
 		goto discard;
 	}
 
@@ -919,7 +976,10 @@ void demo_seq_rcv(struct sk_buff *skb)
 
 	sk = demo_seq_lookup(net, iph->saddr, dh->source, iph->daddr, dh->dest);
 	if (sk) {
-		demo_seq_rcv_sk(sk, skb);
+		if (demo_seq_filter(sk, skb))
+			kfree_skb(skb);
+		else
+			demo_seq_rcv_sk(sk, skb);
 		sock_put(sk);
 		return;
 	}
@@ -937,12 +997,15 @@ void demo_seq_rcv(struct sk_buff *skb)
 
 	sk = demo_seq_lookup_listener(net, iph->daddr, dh->dest, inet_iif(skb));
 	if (sk) {
-		demo_seq_listen_rcv(sk, skb);
+		if (demo_seq_filter(sk, skb))
+			kfree_skb(skb);
+		else
+			demo_seq_listen_rcv(sk, skb);
 		sock_put(sk);
 		return;
 	}
 
-	demo_seq_reply_reset(net, skb);
+	demo_seq_reply_reset(net, NULL, skb);
 	kfree_skb(skb);
 }
 

@@ -33,6 +33,7 @@
 #include <linux/math64.h>
 #include <linux/slab.h>
 #include <net/ip.h>
+#include <net/l3mdev.h>
 #include <net/route.h>
 #include <net/sock.h>
 
@@ -1031,15 +1032,19 @@ void demo_seq_clear_timers(struct sock *sk)
  * @ack: acknowledgment number
  * @flags: DEMO_SEQ_*
  * @window: window to advertise
+ * @oif: the device to route through (demo_seq_reply_oif()), 0 for any
+ * @mark: the mark to route and send with
  *
  * A listener's SYN-ACK, a reset for a segment that matches nothing, an ACK
- * from TIME_WAIT.
+ * from TIME_WAIT. Routed as the socket it answers for would route: through
+ * its bound device or VRF, with its mark (policy routing), as TCP's
+ * ip_send_unicast_reply() does.
  *
  * Return: 0 or a negative errno.
  */
 int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
 		      __be16 sport, __be16 dport, u32 seq, u32 ack, u16 flags,
-		      u16 window)
+		      u16 window, int oif, u32 mark)
 {
 	struct demo_seqhdr *sh;
 	struct sk_buff *skb;
@@ -1047,8 +1052,10 @@ int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
 	struct rtable *rt;
 	int err;
 
-	rt = ip_route_output_ports(net, &fl4, NULL, daddr, saddr, dport, sport,
-				   demo_ipproto, 0, 0);
+	flowi4_init_output(&fl4, oif, mark, 0, RT_SCOPE_UNIVERSE, demo_ipproto,
+			   0, daddr, saddr, dport, sport,
+			   sock_net_uid(net, NULL));
+	rt = ip_route_output_key(net, &fl4);
 	if (IS_ERR(rt))
 		return PTR_ERR(rt);
 	skb = alloc_skb(DEMO_SEQ_HEADROOM, GFP_ATOMIC);
@@ -1057,6 +1064,7 @@ int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
 		return -ENOMEM;
 	}
 	skb_reserve(skb, DEMO_SEQ_HEADROOM);
+	skb->mark = mark;
 
 	sh = skb_push(skb, sizeof(*sh));
 	sh->seq = htonl(seq);
@@ -1080,14 +1088,39 @@ int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
 }
 
 /**
- * demo_seq_reply_reset() - answer a segment that matches nothing with RST
+ * demo_seq_reply_oif() - the device a reply to @skb is routed through
  * @net: the namespace
+ * @bound_dev_if: the bound device of the socket (or TIME_WAIT entry) that
+ *	answers, 0 if none or no socket
+ * @skb: the segment answered
+ *
+ * The bound device; failing that the VRF (L3 master device) @skb came in
+ * through, so that a reply leaves by the VRF's routing table, as TCP's
+ * inet_request_bound_dev_if() and ip_send_unicast_reply() choose.
+ *
+ * Return: an interface index, or 0 to let routing choose.
+ */
+int demo_seq_reply_oif(struct net *net, int bound_dev_if,
+		       const struct sk_buff *skb)
+{
+	return bound_dev_if ?: l3mdev_master_ifindex_by_index(net,
+							      skb->skb_iif);
+}
+
+/**
+ * demo_seq_reply_reset() - answer a segment with RST
+ * @net: the namespace
+ * @sk: the socket that refuses it (a listener, a connecting socket), or
+ *	NULL when it matches nothing
  * @skb: the segment, its headers pulled, sequence fields in its cb
  *
  * RFC 793's rule: a segment carrying an acknowledgment gets a reset with
- * that sequence number; another gets one acknowledging it.
+ * that sequence number; another gets one acknowledging it. It is routed
+ * with @sk's bound device and mark; without a socket, through the VRF the
+ * segment came in by and with its mark if net.ipv4.fwmark_reflect says so.
  */
-void demo_seq_reply_reset(struct net *net, struct sk_buff *skb)
+void demo_seq_reply_reset(struct net *net, const struct sock *sk,
+			  struct sk_buff *skb)
 {
 	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
 	const struct demohdr *dh = demo_hdr(skb);
@@ -1104,7 +1137,12 @@ void demo_seq_reply_reset(struct net *net, struct sk_buff *skb)
 		ack = cb->seq + 1;
 	}
 	demo_seq_send_ctl(net, iph->daddr, iph->saddr, dh->dest, dh->source,
-			  seq, ack, flags, 0);
+			  seq, ack, flags, 0,
+			  demo_seq_reply_oif(net, sk ?
+					     READ_ONCE(sk->sk_bound_dev_if) : 0,
+					     skb),
+			  sk ? READ_ONCE(sk->sk_mark) :
+			       IP4_REPLY_MARK(net, skb->mark));
 }
 
 /* TIME_WAIT: what remains of a connection closed first on this side. */
@@ -1170,9 +1208,12 @@ void demo_seq_time_wait(struct sock *sk)
 		tw->rport = inet->inet_dport;
 		tw->snd_nxt = ssk->snd_nxt;
 		tw->rcv_nxt = ssk->rcv_nxt;
+		tw->bound_dev_if = sk->sk_bound_dev_if;
+		tw->mark = READ_ONCE(sk->sk_mark);
 		refcount_set(&tw->refcnt, 2);	/* hash and timer */
 		timer_setup(&tw->timer, demo_tw_timer, 0);
-		h = demo_conn_hashfn(tw->laddr, tw->lport, tw->raddr, tw->rport);
+		h = demo_conn_hashfn(tw->net, tw->laddr, tw->lport, tw->raddr,
+				     tw->rport);
 
 		/* Lookups find the connection or its TIME_WAIT, never neither. */
 		spin_lock_bh(&dn->conn_lock);
@@ -1204,7 +1245,7 @@ struct demo_tw *demo_tw_lookup(struct net *net, __be32 raddr, __be16 rport,
 {
 	struct demo_net *dn = demo_pernet(net);
 	struct demo_tw *tw;
-	u32 h = demo_conn_hashfn(laddr, lport, raddr, rport);
+	u32 h = demo_conn_hashfn(net, laddr, lport, raddr, rport);
 
 	hlist_for_each_entry_rcu(tw, &dn->timewait_hash[h], node)
 		if (tw->laddr == laddr && tw->lport == lport &&
@@ -1245,7 +1286,10 @@ void demo_tw_rcv(struct demo_tw *tw, struct sk_buff *skb)
 	} else if ((cb->flags & DEMO_SEQ_FIN) && cb->seq + 1 == tw->rcv_nxt) {
 		demo_seq_send_ctl(tw->net, tw->laddr, tw->raddr, tw->lport,
 				  tw->rport, tw->snd_nxt, tw->rcv_nxt,
-				  DEMO_SEQ_ACK, 0);
+				  DEMO_SEQ_ACK, 0,
+				  demo_seq_reply_oif(tw->net, tw->bound_dev_if,
+						     skb),
+				  tw->mark);
 		mod_timer_pending(&tw->timer, jiffies +
 				  demo_ms_to_jiffies(READ_ONCE(dn->seq.time_wait_ms)));
 	}
@@ -1261,7 +1305,7 @@ void demo_tw_purge(struct demo_net *dn)
 	struct demo_tw *tw;
 	int i;
 
-	for (i = 0; i < DEMO_HTABLE_SIZE; i++) {
+	for (i = 0; i <= dn->conn_hash_mask; i++) {
 		for (;;) {
 			spin_lock_bh(&dn->conn_lock);
 			tw = hlist_entry_safe(dn->timewait_hash[i].first,

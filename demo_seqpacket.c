@@ -63,7 +63,8 @@ int demo_seq_hash_conn(struct sock *sk)
 	struct hlist_head *head;
 	struct demo_seq_sock *o;
 
-	head = &dn->conn_hash[demo_conn_hashfn(inet->inet_rcv_saddr,
+	head = &dn->conn_hash[demo_conn_hashfn(sock_net(sk),
+					       inet->inet_rcv_saddr,
 					       inet->inet_sport,
 					       inet->inet_daddr,
 					       inet->inet_dport)];
@@ -821,12 +822,18 @@ static void demo_seq_write_space(struct sock *sk)
 	rcu_read_unlock();
 }
 
-static int demo_seq_init_sock(struct sock *sk)
+/**
+ * demo_seq_init_private() - initialise what struct demo_seq_sock adds
+ * @sk: a new socket, or a connection cloned from its listener, whose
+ *	struct demo_seq_sock part is all zero
+ *
+ * Lists, queues, locks and timers of its own, and the fields that do not
+ * start at zero.
+ */
+void demo_seq_init_private(struct sock *sk)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 
-	/* Softirq lookups take references with refcount_inc_not_zero(). */
-	sock_set_flag(sk, SOCK_RCU_FREE);
 	INIT_HLIST_NODE(&ssk->conn_node);
 	spin_lock_init(&ssk->accept_lock);
 	INIT_LIST_HEAD(&ssk->accept_queue);
@@ -835,6 +842,13 @@ static int demo_seq_init_sock(struct sock *sk)
 	skb_queue_head_init(&ssk->ooo_queue);
 	demo_seq_init_timers(sk);
 	ssk->rto = DEMO_SEQ_RTO_INIT;
+}
+
+static int demo_seq_init_sock(struct sock *sk)
+{
+	/* Softirq lookups take references with refcount_inc_not_zero(). */
+	sock_set_flag(sk, SOCK_RCU_FREE);
+	demo_seq_init_private(sk);
 
 	sk->sk_write_space = demo_seq_write_space;
 	/* Segments fit the path MTU and are sent with DF. */

@@ -20,7 +20,6 @@
 #ifndef _DEMO_SEQPACKET_H
 #define _DEMO_SEQPACKET_H
 
-#include <linux/jhash.h>
 #include <linux/ktime.h>
 #include <linux/skbuff.h>
 #include <linux/timer.h>
@@ -127,6 +126,11 @@ enum {
  * @last_oow_ack: jiffies of the last ACK answering a segment that cannot
  *	be right (see demo_seq_send_oow_ack()), 0 if none yet
  * @orphan: counted in demo_net.orphans, until the connection ends
+ *
+ * A connection is cloned from its listener (demo_seq_child()): everything
+ * after @dsk starts at zero there and is then set by
+ * demo_seq_init_private(), as in a new socket. A field that must not
+ * start at zero is initialised in demo_seq_init_private().
  */
 struct demo_seq_sock {
 	struct demo_sock	dsk;
@@ -246,6 +250,8 @@ struct demo_seq_cb {
  * @rport: remote port
  * @snd_nxt: sequence number after our FIN
  * @rcv_nxt: sequence number after the peer's FIN
+ * @bound_dev_if: the socket's bound device, for the ACKs it still sends
+ * @mark: the socket's mark, likewise
  * @rcu: for freeing
  *
  * A TIME_WAIT entry is not a socket: it holds neither the module nor the
@@ -262,6 +268,8 @@ struct demo_tw {
 	__be16			rport;
 	u32			snd_nxt;
 	u32			rcv_nxt;
+	int			bound_dev_if;
+	u32			mark;
 	struct rcu_head		rcu;
 };
 
@@ -278,12 +286,12 @@ static inline u32 demo_seq_in_flight(const struct demo_seq_sock *ssk)
 	       ssk->retrans_out;
 }
 
-static inline u32 demo_conn_hashfn(__be32 laddr, __be16 lport, __be32 raddr,
-				   __be16 rport)
+/* The bucket of a pair in demo_net.conn_hash and timewait_hash. */
+static inline u32 demo_conn_hashfn(const struct net *net, __be32 laddr,
+				   __be16 lport, __be32 raddr, __be16 rport)
 {
-	return jhash_3words((__force u32)laddr, (__force u32)raddr,
-			    ((__force u32)lport << 16) | (__force u32)rport,
-			    0) & (DEMO_HTABLE_SIZE - 1);
+	return demo_conn_hash(net, laddr, lport, raddr, rport) &
+	       demo_pernet(net)->conn_hash_mask;
 }
 
 /* demo_seqpacket.c */
@@ -293,6 +301,7 @@ void demo_seq_abort(struct sock *sk, int err);
 int demo_seq_hash_conn(struct sock *sk);
 void demo_seq_unhash_conn(struct sock *sk);
 void demo_seq_init_conn(struct sock *sk);
+void demo_seq_init_private(struct sock *sk);
 void demo_seq_purge_rcv(struct sock *sk, bool all);
 
 /* demo_seq_input.c */
@@ -323,8 +332,11 @@ void demo_seq_rtt_sample(struct sock *sk, u32 rtt_us);
 void demo_seq_release_cb(struct sock *sk);
 int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
 		      __be16 sport, __be16 dport, u32 seq, u32 ack, u16 flags,
-		      u16 window);
-void demo_seq_reply_reset(struct net *net, struct sk_buff *skb);
+		      u16 window, int oif, u32 mark);
+int demo_seq_reply_oif(struct net *net, int bound_dev_if,
+		       const struct sk_buff *skb);
+void demo_seq_reply_reset(struct net *net, const struct sock *sk,
+			  struct sk_buff *skb);
 void demo_seq_time_wait(struct sock *sk);
 struct demo_tw *demo_tw_lookup(struct net *net, __be32 raddr, __be16 rport,
 			       __be32 laddr, __be16 lport);

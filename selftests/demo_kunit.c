@@ -15,6 +15,7 @@
 #include <linux/net.h>
 #include <linux/skbuff.h>
 #include <net/net_namespace.h>
+#include <net/netns/hash.h>
 #include <net/sock.h>
 
 #include "../demo_seqpacket.h"
@@ -569,6 +570,72 @@ static void demo_seq_cookies(struct kunit *test)
 	KUNIT_EXPECT_NE(test, c, demo_seq_cookie(&init_net, a, b, p, q, 12346));
 }
 
+#define DEMO_KUNIT_PAIRS	64
+
+/*
+ * Client ports of DEMO_KUNIT_PAIRS pairs to SADDR:7000 that an unseeded
+ * jhash (initval 0, as the connection hash was) puts in one of 256
+ * buckets: what a remote client could pick without the secret.
+ */
+static void demo_kunit_colliding_ports(u16 *ports)
+{
+	u32 target = __demo_conn_hash(0, DADDR, htons(7000), SADDR,
+				      htons(20000)) & 255;
+	int n = 0;
+	u32 p;
+
+	for (p = 20000; p < 65536 && n < DEMO_KUNIT_PAIRS; p++)
+		if ((__demo_conn_hash(0, DADDR, htons(7000), SADDR,
+				      htons(p)) & 255) == target)
+			ports[n++] = p;
+}
+
+/* The key decides the buckets: pairs colliding without it are spread. */
+static void demo_seq_conn_hash_seeded(struct kunit *test)
+{
+	u16 ports[DEMO_KUNIT_PAIRS] = { 0 };
+	u32 first, h, seed = demo_conn_hash_seed(&init_net);
+	bool spread = false;
+	int i;
+
+	demo_kunit_colliding_ports(ports);
+	KUNIT_ASSERT_NE(test, ports[DEMO_KUNIT_PAIRS - 1], 0);
+	first = demo_conn_hash(&init_net, DADDR, htons(7000), SADDR,
+			       htons(ports[0])) & 255;
+	for (i = 0; i < DEMO_KUNIT_PAIRS; i++) {
+		h = demo_conn_hash(&init_net, DADDR, htons(7000), SADDR,
+				   htons(ports[i]));
+		/* The namespace's hash is the seeded one. */
+		KUNIT_EXPECT_EQ(test, h, __demo_conn_hash(seed, DADDR,
+							  htons(7000), SADDR,
+							  htons(ports[i])));
+		spread |= (h & 255) != first;
+	}
+	KUNIT_EXPECT_TRUE_MSG(test, spread,
+			      "%d pairs colliding unseeded share a bucket",
+			      DEMO_KUNIT_PAIRS);
+	/* A different key gives a different hash. */
+	KUNIT_EXPECT_NE(test, __demo_conn_hash(seed, DADDR, htons(7000), SADDR,
+					       htons(ports[0])),
+			__demo_conn_hash(seed + 1, DADDR, htons(7000), SADDR,
+					 htons(ports[0])));
+}
+
+/* Another namespace (another hash_mix) has another key. */
+static void demo_seq_conn_hash_per_netns(struct kunit *test)
+{
+	struct net *other = kunit_kzalloc(test, sizeof(*other), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	other->hash_mix = net_hash_mix(&init_net) + 1;
+	KUNIT_EXPECT_NE(test, demo_conn_hash_seed(&init_net),
+			demo_conn_hash_seed(other));
+	KUNIT_EXPECT_NE(test, demo_conn_hash(&init_net, DADDR, htons(7000),
+					     SADDR, htons(40000)),
+			demo_conn_hash(other, DADDR, htons(7000), SADDR,
+				       htons(40000)));
+}
+
 static struct kunit_case demo_seq_cases[] = {
 	KUNIT_CASE(demo_seq_arith),
 	KUNIT_CASE(demo_seq_valid_segments),
@@ -576,6 +643,8 @@ static struct kunit_case demo_seq_cases[] = {
 	KUNIT_CASE(demo_seq_sack_block_segments),
 	KUNIT_CASE(demo_seq_cubic_root_values),
 	KUNIT_CASE(demo_seq_cookies),
+	KUNIT_CASE(demo_seq_conn_hash_seeded),
+	KUNIT_CASE(demo_seq_conn_hash_per_netns),
 	{}
 };
 

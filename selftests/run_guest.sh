@@ -24,6 +24,8 @@ TESTS=(
 	# memory bounds: floods within net.demo.seqpacket_mem, orphan and
 	# TIME_WAIT limits, the memory cgroup charge at accept()
 	build/selftests/demo_seqmem:600
+	# what a connection inherits, control segments' routes, the hash
+	build/selftests/demo_seqinherit:600
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
@@ -36,7 +38,7 @@ TESTS=(
 )
 MOD=af_demo
 # Kernel modules the tests need besides af_demo (the guest does not autoload).
-GUEST_MODULES=(veth sch_netem sch_tbf)
+GUEST_MODULES=(veth sch_netem sch_tbf vrf sch_ingress cls_cgroup act_gact)
 REFCNT_WAIT=10		# seconds for the last sockets' RCU frees
 
 cd "$(dirname "$0")/.."
