@@ -21,6 +21,9 @@ TESTS=(
 	selftests/demo_install.sh:600
 	selftests/demo_kunit.sh:300
 	build/selftests/demo_seqpacket:900
+	# a 20 Mbit/s, 40 ms path (netem, tbf): rate, fairness with TCP,
+	# loss; ~2 minutes whatever the kernel's speed
+	build/selftests/demo_seqpath:600
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
@@ -33,7 +36,7 @@ TESTS=(
 )
 MOD=af_demo
 # Kernel modules the tests need besides af_demo (the guest does not autoload).
-GUEST_MODULES=(veth)
+GUEST_MODULES=(veth sch_netem sch_tbf)
 REFCNT_WAIT=10		# seconds for the last sockets' RCU frees
 
 cd "$(dirname "$0")/.."
