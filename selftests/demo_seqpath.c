@@ -28,7 +28,9 @@
  *                      the other, their goodputs' ratio
  * When TCP alone cannot reach FILL_MIN_PCT of the link (the machine is too
  * slow: a KASAN kernel under emulation), the first two cases print their
- * figures and SKIP: they judge the protocol, not the machine.
+ * figures and SKIP: they judge the protocol, not the machine. TCP runs
+ * before AF_DEMO, and once more after it if AF_DEMO missed its target (the
+ * speed of an emulated machine on a shared host drifts).
  *
  * Run as root with af_demo loaded; needs ip(8), tc(8), sch_netem and
  * sch_tbf (the cases SKIP without them).
@@ -97,6 +99,14 @@
 #define LOSS_FROM_S	0
 #define LOSS_MIN_RATIO	500		/* permille */
 #define LOSS_MAX_RATIO	2000		/* permille */
+
+/*
+ * The TCP control runs before the first two cases' AF_DEMO flows; when
+ * AF_DEMO misses a target, TCP runs again for RECHECK_S seconds (measured
+ * from RECHECK_FROM_S): both must reach FILL_MIN_PCT, else the case SKIPs.
+ */
+#define RECHECK_S	10
+#define RECHECK_FROM_S	2
 
 #define TMO		5000	/* ms: bound on things that happen at once */
 #define POLL_MS		100	/* threads look at the stop flag this often */
@@ -798,6 +808,28 @@ static bool machine_fills(long tcp_kbps)
 	return tcp_kbps * 100 >= (long)PATH_RATE_KBIT * FILL_MIN_PCT;
 }
 
+/*
+ * After AF_DEMO missed a target: TCP alone again, briefly. Under emulation
+ * on a shared host the machine's speed drifts; a failure only counts if
+ * TCP could still fill the link afterwards. Its goodput, or -1.
+ */
+static long tcp_recheck(struct __test_metadata *_metadata)
+{
+	long kbps;
+
+	if (path_qdiscs(NULL))
+		return -1;
+	kbps = solo(_metadata, true, RECHECK_S, RECHECK_FROM_S, "tcp again");
+	if (kbps < 0)
+		return -1;
+	diag("tcp again: %ld kbit/s over seconds %d-%d, %.1f%% of the link",
+	     kbps, RECHECK_FROM_S, RECHECK_S, PCT(kbps));
+	demo_figure("seqpath_tcp_recheck_kbps", kbps);
+	return kbps;
+}
+
+#define SLOW_MACHINE	"TCP alone reaches only %.1f%% of the link: the machine is too slow"
+
 /* --- the cases ---------------------------------------------------------- */
 
 TEST_F_TIMEOUT(path, fills_pipe, 300)
@@ -814,9 +846,11 @@ TEST_F_TIMEOUT(path, fills_pipe, 300)
 	diag("fills_pipe: AF_DEMO %ld, TCP %ld kbit/s; want >= %d%% of %d",
 	     demo, tcp, FILL_MIN_PCT, PATH_RATE_KBIT);
 	demo_figure("seqpath_demo_alone_kbps", demo);
+	if (machine_fills(tcp) && demo * 100 < (long)PATH_RATE_KBIT * FILL_MIN_PCT)
+		tcp = tcp_recheck(_metadata);
+	ASSERT_LE(0, tcp) TH_LOG("the second TCP control failed");
 	if (!machine_fills(tcp))
-		SKIP(return, "TCP alone reaches only %.1f%% of the link: the machine is too slow",
-		     PCT(tcp));
+		SKIP(return, SLOW_MACHINE, PCT(tcp));
 	EXPECT_LE((long)PATH_RATE_KBIT * FILL_MIN_PCT, demo * 100)
 		TH_LOG("AF_DEMO alone: %.1f%% of the link, want >= %d%%",
 		       PCT(demo), FILL_MIN_PCT);
@@ -854,9 +888,14 @@ TEST_F_TIMEOUT(path, fair_to_tcp, 300)
 	demo_figure("seqpath_shared_demo_kbps", d);
 	demo_figure("seqpath_shared_tcp_kbps", t);
 	demo_figure("seqpath_shared_jain_permille", jain);
+	if (machine_fills(tcp) &&
+	    (jain < FAIR_MIN_JAIN ||
+	     d * 100 < (long)PATH_RATE_KBIT * FAIR_MIN_PCT ||
+	     t * 100 < (long)PATH_RATE_KBIT * FAIR_MIN_PCT))
+		tcp = tcp_recheck(_metadata);
+	ASSERT_LE(0, tcp) TH_LOG("the second TCP control failed");
 	if (!machine_fills(tcp))
-		SKIP(return, "TCP alone reaches only %.1f%% of the link: the machine is too slow",
-		     PCT(tcp));
+		SKIP(return, SLOW_MACHINE, PCT(tcp));
 	EXPECT_LE(FAIR_MIN_JAIN, jain);
 	EXPECT_LE((long)PATH_RATE_KBIT * FAIR_MIN_PCT, d * 100)
 		TH_LOG("AF_DEMO below %d%% of the link", FAIR_MIN_PCT);
