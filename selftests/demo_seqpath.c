@@ -318,18 +318,24 @@ static int tcp_setup(const char *ns)
  */
 static int path_qdiscs(const char *loss)
 {
-	sh("tc -n " NS_S " qdisc del dev " DEV_S " root 2>/dev/null");
-	sh("tc -n " NS_R " qdisc del dev " DEV_R " root 2>/dev/null");
-	if (sh("tc -n %s qdisc add dev %s root handle 1: netem delay %dms limit %d%s%s",
-	       NS_S, DEV_S, PATH_DELAY_MS, PATH_NETEM_LIMIT,
-	       loss ? " loss random " : "", loss ?: "") ||
-	    sh("tc -n %s qdisc add dev %s parent 1:1 handle 10: tbf rate %dkbit burst %d limit %d",
-	       NS_S, DEV_S, PATH_RATE_KBIT, PATH_BURST_BYTES,
-	       PATH_QUEUE_BYTES) ||
-	    sh("tc -n %s qdisc add dev %s root netem delay %dms limit %d",
-	       NS_R, DEV_R, PATH_DELAY_MS, PATH_NETEM_LIMIT))
-		return -1;
-	return 0;
+	char s_root[160], s_tbf[160], r_root[160];
+
+	snprintf(s_root, sizeof(s_root),
+		 "tc -n %s qdisc add dev %s root handle 1: netem delay %dms limit %d%s%s",
+		 NS_S, DEV_S, PATH_DELAY_MS, PATH_NETEM_LIMIT,
+		 loss ? " loss random " : "", loss ?: "");
+	snprintf(s_tbf, sizeof(s_tbf),
+		 "tc -n %s qdisc add dev %s parent 1:1 handle 10: tbf rate %dkbit burst %d limit %d",
+		 NS_S, DEV_S, PATH_RATE_KBIT, PATH_BURST_BYTES,
+		 PATH_QUEUE_BYTES);
+	snprintf(r_root, sizeof(r_root),
+		 "tc -n %s qdisc add dev %s root netem delay %dms limit %d",
+		 NS_R, DEV_R, PATH_DELAY_MS, PATH_NETEM_LIMIT);
+	/* one shell for all: every process is slow under emulation */
+	return sh("%s 2>/dev/null; %s 2>/dev/null; %s && %s && %s",
+		  "tc -n " NS_S " qdisc del dev " DEV_S " root",
+		  "tc -n " NS_R " qdisc del dev " DEV_R " root",
+		  s_root, s_tbf, r_root) ? -1 : 0;
 }
 
 /* What the qdiscs did, as diagnostics. */
@@ -341,12 +347,14 @@ static void path_stats(const char *what)
 
 FIXTURE(path) {
 	int init_ns;
+	double t0;
 };
 
 FIXTURE_SETUP(path)
 {
 	ASSERT_LT(0, af()) TH_LOG("af_demo is not loaded (no %sfamily)",
 				  DEMO_SYSFS_PARAM);
+	self->t0 = now_ms();
 	self->init_ns = ns_save();
 	ASSERT_LE(0, self->init_ns);
 	sh("ip netns del " NS_S " 2>/dev/null; ip netns del " NS_R
@@ -368,6 +376,7 @@ FIXTURE_TEARDOWN(path)
 	setns(self->init_ns, CLONE_NEWNET);
 	sh("ip netns del " NS_S " 2>/dev/null; ip netns del " NS_R
 	   " 2>/dev/null");
+	diag("%s took %.0f s", _metadata->name, (now_ms() - self->t0) / 1e3);
 }
 
 #define NO_QDISC	"no netem or tbf qdisc (sch_netem, sch_tbf)"
