@@ -39,7 +39,6 @@
 #include "demo_lib.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
