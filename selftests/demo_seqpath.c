@@ -823,9 +823,9 @@ static bool machine_fills(long tcp_kbps)
  * TCP alone again, briefly: after AF_DEMO missed a target (under emulation
  * on a shared host the machine's speed drifts; a miss only counts if TCP
  * could still fill the link afterwards), or when the earlier control did
- * not fill the link. Its goodput, or -1.
+ * not fill the link. Its goodput (also as @figure), or -1.
  */
-static long tcp_recheck(struct __test_metadata *_metadata)
+static long tcp_recheck(struct __test_metadata *_metadata, const char *figure)
 {
 	long kbps;
 
@@ -836,7 +836,7 @@ static long tcp_recheck(struct __test_metadata *_metadata)
 		return -1;
 	diag("tcp again: %ld kbit/s over seconds %d-%d, %.1f%% of the link",
 	     kbps, RECHECK_FROM_S, RECHECK_S, PCT(kbps));
-	demo_figure("seqpath_tcp_recheck_kbps", kbps);
+	demo_figure(figure, kbps);
 	return kbps;
 }
 
@@ -860,7 +860,7 @@ TEST_F_TIMEOUT(path, fills_pipe, 300)
 	demo_figure("seqpath_demo_alone_kbps", demo);
 	if (demo * 100 < (long)PATH_RATE_KBIT * FILL_MIN_PCT) {
 		if (machine_fills(tcp))
-			tcp = tcp_recheck(_metadata);
+			tcp = tcp_recheck(_metadata, "seqpath_tcp_after_alone_kbps");
 		ASSERT_LE(0, tcp) TH_LOG("the second TCP control failed");
 		if (!machine_fills(tcp))
 			SKIP(return, SLOW_MACHINE, PCT(tcp));
@@ -882,7 +882,7 @@ TEST_F_TIMEOUT(path, fair_to_tcp, 300)
 	ASSERT_LE(0, tcp) TH_LOG("the TCP control failed");
 	/* measured a while ago: the machine may be faster now */
 	if (!machine_fills(tcp))
-		tcp = tcp_recheck(_metadata);
+		tcp = tcp_recheck(_metadata, "seqpath_tcp_before_shared_kbps");
 	ASSERT_LE(0, tcp) TH_LOG("the second TCP control failed");
 	ASSERT_EQ(0, path_qdiscs(NULL));
 	ASSERT_EQ(0, flow_open(_metadata, &fl[0], false, 0xfa1d));
@@ -910,7 +910,8 @@ TEST_F_TIMEOUT(path, fair_to_tcp, 300)
 	    d * 100 < (long)PATH_RATE_KBIT * FAIR_MIN_PCT ||
 	    t * 100 < (long)PATH_RATE_KBIT * FAIR_MIN_PCT) {
 		if (machine_fills(tcp))
-			tcp = tcp_recheck(_metadata);
+			tcp = tcp_recheck(_metadata,
+					  "seqpath_tcp_after_shared_kbps");
 		ASSERT_LE(0, tcp) TH_LOG("the second TCP control failed");
 		if (!machine_fills(tcp))
 			SKIP(return, SLOW_MACHINE, PCT(tcp));
