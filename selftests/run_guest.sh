@@ -21,6 +21,9 @@ TESTS=(
 	selftests/demo_install.sh:600
 	selftests/demo_kunit.sh:300
 	build/selftests/demo_seqpacket:900
+	# a 20 Mbit/s, 40 ms path (netem, tbf): rate, fairness with TCP,
+	# loss; ~2 minutes whatever the kernel's speed
+	build/selftests/demo_seqpath:600
 	# memory bounds: floods within net.demo.seqpacket_mem, orphan and
 	# TIME_WAIT limits, the memory cgroup charge at accept()
 	build/selftests/demo_seqmem:600
