@@ -403,13 +403,16 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct demo_seq_cb *cb)
 		ssk->snd_wnd_edge = ack + cb->window;
 	if (ack == ssk->snd_una && closed) {
 		/*
-		 * Answered a probe: the peer is alive, keep probing. Not for
-		 * an orphan, whose life the retry limit must bound.
+		 * Answered a probe. The window opened: send at once. Still
+		 * closed: the peer is alive, keep probing, at the backed-off
+		 * pace; a live socket for ever, an orphan until the retry
+		 * limit ends it (re-probing at once here would loop at the
+		 * speed of the round trip, and never let the timer fire).
 		 */
-		if (ssk->snd_wnd_edge == ack && !sock_flag(sk, SOCK_DEAD))
-			ssk->retries = 0;
-		else
+		if (ssk->snd_wnd_edge != ack)
 			demo_seq_window_opened(sk);
+		else if (!sock_flag(sk, SOCK_DEAD))
+			ssk->retries = 0;
 	}
 	demo_seq_clean_acked(sk, ack, cb->sack);
 

@@ -1727,6 +1727,57 @@ TEST_F(seq, time_wait_expires)
 							    strerror(errno));
 }
 
+/* --- hostile peers (issue #11) ------------------------------------------- */
+
+/*
+ * An orphan whose peer's window stays closed ends within the retry limit,
+ * (seqpacket_retries + 1) * seqpacket_rto_max_ms: the peer answering each
+ * zero-window probe with a zero window does not keep it alive (it looped,
+ * probing at the speed of the round trip, for ever).
+ */
+TEST_F_TIMEOUT(seq, orphan_zero_window_times_out, 90)
+{
+	enum { RETRIES = 3, RTO_MAX = 500, SLACK = 2000 };
+	long zwp, tmo;
+	double t0, dt;
+	struct conn c;
+	char *buf = calloc(1, MAXMSG);
+	int n;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, sysctl_set("seqpacket_retries", RETRIES));
+	ASSERT_EQ(0, sysctl_set("seqpacket_rto_max_ms", RTO_MAX));
+	lo_conn(_metadata, &c);
+	ASSERT_EQ(0, setopt_int(c.cli, SOL_SOCKET, SO_RCVBUF, 4096));
+	zwp = demo_stat("ZeroWindowProbes");
+	tmo = demo_stat("Timeouts");
+	ASSERT_LE(0, zwp);
+	/* the client never reads: its window closes after one message */
+	ASSERT_EQ(MAXMSG, send(c.srv, buf, MAXMSG, 0));
+	ASSERT_TRUE(wait_ev(c.cli, POLLIN, TMO) & POLLIN);
+	for (n = 0; n < 16; n++)
+		if (send(c.srv, buf, MAXMSG, MSG_DONTWAIT) != MAXMSG)
+			break;
+	ASSERT_LT(0, n);
+	/* the server probes the closed window */
+	ASSERT_LT(zwp, stat_wait("ZeroWindowProbes", zwp + 1, LONG_TMO));
+	ASSERT_EQ(1, proc_find(c.lport, c.cport, "ESTABLISHED", NULL));
+	close(c.srv);
+	zwp = demo_stat("ZeroWindowProbes");
+	t0 = now_ms();
+	EXPECT_TRUE(wait_state(c.lport, c.cport, "FIN_WAIT1", NULL, TMO));
+	EXPECT_TRUE(wait_gone(c.lport, c.cport, NULL,
+			      (RETRIES + 1) * RTO_MAX + SLACK))
+		TH_LOG("the orphan lives on: %ld probes in %.0f ms",
+		       demo_stat("ZeroWindowProbes") - zwp, now_ms() - t0);
+	dt = now_ms() - t0;
+	EXPECT_GE(2 * (RETRIES + 2), demo_stat("ZeroWindowProbes") - zwp)
+		TH_LOG("%ld probes in %.0f ms",
+		       demo_stat("ZeroWindowProbes") - zwp, dt);
+	EXPECT_EQ(tmo + 1, demo_stat("Timeouts"));
+	free(buf);
+}
+
 /* --- poll / epoll ------------------------------------------------------- */
 
 #define PMASK (POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDHUP)
