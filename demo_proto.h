@@ -100,6 +100,12 @@ enum demo_mib_field {
 	DEMO_MIB_TIMEWAITREUSE,
 	DEMO_MIB_TIMEOUTS,
 	DEMO_MIB_ZEROWINDOWPROBES,
+	DEMO_MIB_CHALLENGEACKS,
+	DEMO_MIB_CHALLENGEACKSSKIPPED,
+	DEMO_MIB_SYNCOOKIESSENT,
+	DEMO_MIB_SYNCOOKIESRECV,
+	DEMO_MIB_LISTENRSTS,
+	DEMO_MIB_KEEPALIVES,
 	DEMO_MIB_MAX
 };
 
@@ -117,6 +123,10 @@ struct demo_seq_sysctl {
 	int	syn_retries;
 	int	time_wait_ms;
 	int	fin_timeout_ms;
+	int	challenge_ack_limit;
+	int	keepalive_time_ms;
+	int	keepalive_intvl_ms;
+	int	keepalive_probes;
 };
 
 /**
@@ -132,6 +142,8 @@ struct demo_seq_sysctl {
  * @seq: sysctls
  * @sysctl_hdr: their registration
  * @mib: per-CPU counters
+ * @challenge_stamp: the second (jiffies / HZ) @challenge_count is for
+ * @challenge_count: challenge ACKs the namespace may still send in it
  */
 struct demo_net {
 	struct mutex		lock;	/* writers of bind_hash, raw_list */
@@ -143,6 +155,8 @@ struct demo_net {
 	struct demo_seq_sysctl	seq;
 	struct ctl_table_header	*sysctl_hdr;
 	struct demo_mib __percpu *mib;
+	u32			challenge_stamp;
+	u32			challenge_count;
 };
 
 struct demo_net *demo_pernet(const struct net *net);

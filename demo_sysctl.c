@@ -19,12 +19,19 @@ static const struct demo_seq_sysctl demo_seq_sysctl_defaults = {
 	.syn_retries	= 5,
 	.time_wait_ms	= 10000,
 	.fin_timeout_ms	= 30000,
+	.challenge_ack_limit	= 1000,		/* tcp_challenge_ack_limit's */
+	.keepalive_time_ms	= 7200 * 1000,	/* TCP's 2 hours ... */
+	.keepalive_intvl_ms	= 75 * 1000,	/* ... 75 s ... */
+	.keepalive_probes	= 9,		/* ... and 9 probes */
 };
 
 static int demo_rto_min_limit = 60000;
 static int demo_rto_max_limit = 120000;
 static int demo_retries_limit = 100;
 static int demo_wait_limit = 600000;
+static int demo_challenge_limit = 1000000;
+static int demo_keepalive_limit = 32767 * 1000;	/* TCP's MAX_TCP_KEEPIDLE */
+static int demo_probes_limit = 127;		/* TCP's MAX_TCP_KEEPCNT */
 
 #define DEMO_SYSCTL(name, limit) {				\
 	.procname	= "seqpacket_" #name,			\
@@ -43,6 +50,10 @@ static const struct ctl_table demo_sysctl_template[] = {
 	DEMO_SYSCTL(syn_retries, demo_retries_limit),
 	DEMO_SYSCTL(time_wait_ms, demo_wait_limit),
 	DEMO_SYSCTL(fin_timeout_ms, demo_wait_limit),
+	DEMO_SYSCTL(challenge_ack_limit, demo_challenge_limit),
+	DEMO_SYSCTL(keepalive_time_ms, demo_keepalive_limit),
+	DEMO_SYSCTL(keepalive_intvl_ms, demo_keepalive_limit),
+	DEMO_SYSCTL(keepalive_probes, demo_probes_limit),
 	DEMO_CTL_TABLE_END
 };
 
@@ -56,6 +67,10 @@ int demo_sysctl_init_net(struct net *net)
 		&dn->seq.syn_retries,
 		&dn->seq.time_wait_ms,
 		&dn->seq.fin_timeout_ms,
+		&dn->seq.challenge_ack_limit,
+		&dn->seq.keepalive_time_ms,
+		&dn->seq.keepalive_intvl_ms,
+		&dn->seq.keepalive_probes,
 	};
 	struct ctl_table *table;
 	int i;
