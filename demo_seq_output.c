@@ -633,9 +633,11 @@ static void demo_seq_rtx_fire(struct sock *sk)
 	ssk->retries++;
 
 	if (ssk->snd_una == ssk->snd_nxt && !ssk->send_head) {
-		/* Our handshake ACK may be lost: probe, one behind. */
+		/*
+		 * Our handshake ACK may be lost: probe, one behind. A new
+		 * segment, counted once (OutSegs), as the keepalive probe.
+		 */
 		demo_seq_send_bare(sk, 0, ssk->snd_nxt - 1);
-		demo_inc_stats(net, DEMO_MIB_RETRANSSEGS);
 	} else if (ssk->snd_una == ssk->snd_nxt) {
 		/* Nothing in flight, the window closed: probe it. */
 		if (!demo_seq_send_head(sk))
