@@ -194,8 +194,12 @@ static int demo_seq_transmit(struct sock *sk, struct sk_buff *skb,
 	return err == -ENOBUFS ? 0 : err;
 }
 
-/* A segment with no sequence number of its own: an ACK or a RST. */
-static void demo_seq_send_bare(struct sock *sk, u16 flags, u32 seq)
+/*
+ * A segment with no sequence number of its own: an ACK or a RST, counted
+ * in @mib (OutSegs, or RetransSegs for a repeated one).
+ */
+static void demo_seq_send_bare_mib(struct sock *sk, u16 flags, u32 seq,
+				   enum demo_mib_field mib)
 {
 	struct net *net = sock_net(sk);
 	struct sk_buff *skb;
@@ -211,9 +215,14 @@ static void demo_seq_send_bare(struct sock *sk, u16 flags, u32 seq)
 	DEMO_SEQ_CB(skb)->flags = flags;
 	if (demo_seq_transmit(sk, skb, false))
 		return;
-	demo_inc_stats(net, DEMO_MIB_OUTSEGS);
+	demo_inc_stats(net, mib);
 	if (flags & DEMO_SEQ_RST)
 		demo_inc_stats(net, DEMO_MIB_OUTRSTS);
+}
+
+static void demo_seq_send_bare(struct sock *sk, u16 flags, u32 seq)
+{
+	demo_seq_send_bare_mib(sk, flags, seq, DEMO_MIB_OUTSEGS);
 }
 
 void demo_seq_send_ack(struct sock *sk)
@@ -634,10 +643,11 @@ static void demo_seq_rtx_fire(struct sock *sk)
 
 	if (ssk->snd_una == ssk->snd_nxt && !ssk->send_head) {
 		/*
-		 * Our handshake ACK may be lost: probe, one behind. A new
-		 * segment, counted once (OutSegs), as the keepalive probe.
+		 * Our handshake ACK may be lost: probe, one behind; the ACK
+		 * again, counted once, as a retransmission.
 		 */
-		demo_seq_send_bare(sk, 0, ssk->snd_nxt - 1);
+		demo_seq_send_bare_mib(sk, 0, ssk->snd_nxt - 1,
+				       DEMO_MIB_RETRANSSEGS);
 	} else if (ssk->snd_una == ssk->snd_nxt) {
 		/* Nothing in flight, the window closed: probe it. */
 		if (!demo_seq_send_head(sk))
