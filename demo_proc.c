@@ -75,6 +75,12 @@ static const char *const demo_mib_names[DEMO_MIB_MAX] = {
 	[DEMO_MIB_ORPHANOVERFLOW]	= "OrphanOverflow",
 	[DEMO_MIB_TIMEWAITOVERFLOW]	= "TimeWaitOverflow",
 	[DEMO_MIB_MEMCGCHARGEFAILS]	= "MemcgChargeFails",
+	[DEMO_MIB_CHALLENGEACKS]	= "ChallengeAcks",
+	[DEMO_MIB_CHALLENGEACKSSKIPPED]	= "ChallengeAcksSkipped",
+	[DEMO_MIB_SYNCOOKIESSENT]	= "SyncookiesSent",
+	[DEMO_MIB_SYNCOOKIESRECV]	= "SyncookiesRecv",
+	[DEMO_MIB_LISTENRSTS]		= "ListenRsts",
+	[DEMO_MIB_KEEPALIVES]		= "KeepAlives",
 };
 
 static const char *demo_type_name(const struct sock *sk)

@@ -104,6 +104,12 @@ enum demo_mib_field {
 	DEMO_MIB_ORPHANOVERFLOW,
 	DEMO_MIB_TIMEWAITOVERFLOW,
 	DEMO_MIB_MEMCGCHARGEFAILS,
+	DEMO_MIB_CHALLENGEACKS,
+	DEMO_MIB_CHALLENGEACKSSKIPPED,
+	DEMO_MIB_SYNCOOKIESSENT,
+	DEMO_MIB_SYNCOOKIESRECV,
+	DEMO_MIB_LISTENRSTS,
+	DEMO_MIB_KEEPALIVES,
 	DEMO_MIB_MAX
 };
 
@@ -138,6 +144,10 @@ struct demo_seq_sysctl {
 	int	wmem_max;
 	int	max_orphans;
 	int	max_tw;
+	int	challenge_ack_limit;
+	int	keepalive_time_ms;
+	int	keepalive_intvl_ms;
+	int	keepalive_probes;
 };
 
 /**
@@ -158,6 +168,8 @@ struct demo_seq_sysctl {
  * @orphans: seqpacket connections closed by their user and not yet ended
  *	(bounded by seq.max_orphans)
  * @tw_count: TIME_WAIT entries (bounded by seq.max_tw)
+ * @challenge_stamp: the second (jiffies / HZ) @challenge_count is for
+ * @challenge_count: challenge ACKs the namespace may still send in it
  */
 struct demo_net {
 	struct mutex		lock;	/* writers of bind_hash, raw_list */
@@ -172,6 +184,8 @@ struct demo_net {
 	struct demo_mib __percpu *mib;
 	atomic_t		orphans;
 	atomic_t		tw_count;
+	u32			challenge_stamp;
+	u32			challenge_count;
 };
 
 struct demo_net *demo_pernet(const struct net *net);

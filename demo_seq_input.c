@@ -11,15 +11,24 @@
  *       listener by local port       -> demo_seq_listen_rcv()
  *       nothing                      -> RST
  *
- * A listener keeps no state for a handshake in progress: its SYN-ACK's
- * sequence number is a cookie, a keyed hash (SipHash) of the address and
- * port pair, the client's initial sequence number and a coarse clock.
- * The connection is created when a segment acknowledges a valid cookie,
- * so a SYN flood costs the listener nothing but the SYN-ACKs.
+ * A listener remembers each handshake in progress in a small table of
+ * its own, at most its backlog of entries, hashed by address and port
+ * pair: the client's and its own initial sequence numbers. The
+ * connection is created when a segment acknowledges an entry's, which
+ * goes then, so a replayed first segment finds nothing (and is reset).
+ * When the table is full the SYN-ACK's sequence number is a cookie
+ * instead, a keyed hash (SipHash) of the address and port pair, the
+ * client's initial sequence number and a coarse clock, and for a while
+ * after such an overflow a segment acknowledging a valid cookie creates
+ * the connection too: a SYN flood costs the listener a full table, no
+ * more, as TCP's SYN cookies.
  */
 
 #include <linux/icmp.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/random.h>
+#include <linux/slab.h>
 #include <linux/siphash.h>
 #include <kunit/visibility.h>
 #include <net/icmp.h>
@@ -32,8 +41,13 @@
 
 /* A cookie is valid during this period and the next. */
 #define DEMO_SEQ_COOKIE_PERIOD	(64 * HZ)
+/* Cookies are believed this long after the table of handshakes overflowed. */
+#define DEMO_SEQ_COOKIE_VALID	(2 * DEMO_SEQ_COOKIE_PERIOD)
+/* Buckets of a listener's table of handshakes, at most. */
+#define DEMO_SEQ_REQ_BUCKETS	65536
 
 static siphash_aligned_key_t demo_seq_cookie_key;
+static siphash_aligned_key_t demo_seq_isn_key;
 
 /**
  * demo_seq_init() - module load time setup of the seqpacket transport
@@ -44,6 +58,40 @@ void demo_seq_init(void)
 	BUILD_BUG_ON(sizeof(struct demo_seqhdr) != 12);
 	BUILD_BUG_ON(sizeof(struct demo_sack_block) != 8);
 	get_random_bytes(&demo_seq_cookie_key, sizeof(demo_seq_cookie_key));
+	get_random_bytes(&demo_seq_isn_key, sizeof(demo_seq_isn_key));
+}
+
+/**
+ * demo_seq_isn() - an initial sequence number, as TCP's secure_tcp_seq()
+ * @net: the namespace
+ * @saddr: local address
+ * @daddr: remote address
+ * @sport: local port
+ * @dport: remote port
+ *
+ * A keyed hash of the address and port pair plus a clock ticking every
+ * 64 ns: unpredictable from outside, and for the same pair later than the
+ * numbers an earlier connection used (unless it sent more segments than
+ * the clock ticked), so that a TIME_WAIT entry can tell the SYN of a new
+ * connection from an old one's (RFC 1122 4.2.2.13).
+ *
+ * Return: the number.
+ */
+u32 demo_seq_isn(const struct net *net, __be32 saddr, __be32 daddr,
+		 __be16 sport, __be16 dport)
+{
+	const struct {
+		__be32	saddr;
+		__be32	daddr;
+		__be16	sport;
+		__be16	dport;
+		u32	net;
+	} __aligned(SIPHASH_ALIGNMENT) in = {
+		saddr, daddr, sport, dport, net_hash_mix(net)
+	};
+
+	return (u32)siphash(&in, sizeof(in), &demo_seq_isn_key) +
+	       (u32)(ktime_get_real_ns() >> 6);
 }
 
 static u32 demo_seq_cookie_at(const struct net *net, __be32 saddr,
@@ -325,7 +373,7 @@ static const struct demo_sack_block *demo_seq_sacks(const struct sk_buff *skb)
 						DEMO_SEQ_HDRS);
 }
 
-/* A RST is believed if its sequence number is in the receive window. */
+/* A sequence number in the receive window (for a RST: a challenge). */
 static bool demo_seq_rst_ok(const struct demo_seq_sock *ssk, u32 seq)
 {
 	return !demo_seq_before(seq, ssk->rcv_nxt) &&
@@ -511,27 +559,70 @@ drop:
 }
 
 /*
- * The acknowledgment a segment carries. Return: false when the segment
- * is to be dropped, or the connection ended.
- */
-/*
  * An ACK answering a segment that cannot be right: one acknowledging what
  * was never sent, or a pure ACK probing. At most one per half second per
  * connection, as TCP's tcp_invalid_ratelimit: two ends that disagree (a
  * forged segment moved one's rcv_nxt past the other's snd_nxt) would
- * otherwise answer each other's answers without end.
+ * otherwise answer each other's answers without end. True if this one
+ * must not be sent.
  */
-static void demo_seq_send_oow_ack(struct sock *sk)
+static bool demo_seq_oow_limited(struct demo_seq_sock *ssk)
 {
-	struct demo_seq_sock *ssk = demo_seq_sk(sk);
-
 	if (ssk->last_oow_ack &&
 	    time_before(jiffies, ssk->last_oow_ack + HZ / 2))
-		return;
+		return true;
 	ssk->last_oow_ack = jiffies ?: 1;
+	return false;
+}
+
+static void demo_seq_send_oow_ack(struct sock *sk)
+{
+	if (!demo_seq_oow_limited(demo_seq_sk(sk)))
+		demo_seq_send_ack(sk);
+}
+
+/*
+ * RFC 5961's challenge ACK, for a RST in the window but not at rcv_nxt, a
+ * SYN, or an acknowledgment too old to believe: a peer that really sent
+ * it answers with a RST at the number acknowledged; a blind attacker
+ * learns nothing. Limited as TCP's tcp_send_challenge_ack(): per
+ * connection as demo_seq_send_oow_ack(), then to about
+ * seqpacket_challenge_ack_limit a second per namespace, the budget of
+ * each second drawn at random around it, so that how many were sent does
+ * not tell an off-path attacker what it hit (CVE-2016-5696).
+ */
+static void demo_seq_send_challenge_ack(struct sock *sk)
+{
+	struct net *net = sock_net(sk);
+	struct demo_net *dn = demo_pernet(net);
+	u32 limit, now, count, half;
+
+	if (demo_seq_oow_limited(demo_seq_sk(sk))) {
+		demo_inc_stats(net, DEMO_MIB_CHALLENGEACKSSKIPPED);
+		return;
+	}
+	limit = READ_ONCE(dn->seq.challenge_ack_limit);
+	now = jiffies / HZ;
+	if (now != READ_ONCE(dn->challenge_stamp)) {
+		half = (limit + 1) >> 1;
+		WRITE_ONCE(dn->challenge_stamp, now);
+		WRITE_ONCE(dn->challenge_count,
+			   half + (u32)(((u64)get_random_u32() * limit) >> 32));
+	}
+	count = READ_ONCE(dn->challenge_count);
+	if (!count) {
+		demo_inc_stats(net, DEMO_MIB_CHALLENGEACKSSKIPPED);
+		return;
+	}
+	WRITE_ONCE(dn->challenge_count, count - 1);
+	demo_inc_stats(net, DEMO_MIB_CHALLENGEACKS);
 	demo_seq_send_ack(sk);
 }
 
+/*
+ * The acknowledgment a segment carries. Return: false when the segment
+ * is to be dropped, or the connection ended.
+ */
 static bool demo_seq_rcv_ack(struct sock *sk, const struct sk_buff *skb)
 {
 	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
@@ -544,23 +635,37 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct sk_buff *skb)
 		demo_seq_send_oow_ack(sk);
 		return false;
 	}
-	/* An old acknowledgment: its window and SACK are stale. */
-	if (demo_seq_before(ack, ssk->snd_una))
+	if (demo_seq_before(ack, ssk->snd_una)) {
+		/*
+		 * Older than any window the peer offered (RFC 5961 5.2, as
+		 * TCP's max_window): not believed, the segment goes.
+		 */
+		if (demo_seq_before(ack, ssk->snd_una - ssk->max_wnd)) {
+			demo_seq_send_challenge_ack(sk);
+			return false;
+		}
+		/* An old acknowledgment: its window and SACK are stale. */
 		return true;
+	}
 
+	if (cb->window > ssk->max_wnd)
+		ssk->max_wnd = cb->window;
 	/* The window's right edge only moves forward. */
 	closed = ssk->snd_wnd_edge == ssk->snd_una;
 	if (demo_seq_after(ack + cb->window, ssk->snd_wnd_edge))
 		ssk->snd_wnd_edge = ack + cb->window;
 	if (ack == ssk->snd_una && closed) {
 		/*
-		 * Answered a probe: the peer is alive, keep probing. Not for
-		 * an orphan, whose life the retry limit must bound.
+		 * Answered a probe. The window opened: send at once. Still
+		 * closed: the peer is alive, keep probing, at the backed-off
+		 * pace; a live socket for ever, an orphan until the retry
+		 * limit ends it (re-probing at once here would loop at the
+		 * speed of the round trip, and never let the timer fire).
 		 */
-		if (ssk->snd_wnd_edge == ack && !sock_flag(sk, SOCK_DEAD))
-			ssk->retries = 0;
-		else
+		if (ssk->snd_wnd_edge != ack)
 			demo_seq_window_opened(sk);
+		else if (!sock_flag(sk, SOCK_DEAD))
+			ssk->retries = 0;
 	}
 	demo_seq_clean_acked(sk, ack, demo_seq_sacks(skb), cb->sack_blocks);
 
@@ -614,11 +719,15 @@ static void demo_seq_rcv_synsent(struct sock *sk, struct sk_buff *skb)
 	ssk->rcvbuf_round_seq = ssk->rcv_nxt;
 	ssk->rcvbuf_round_len = 1;
 	ssk->snd_wnd_edge = cb->ack + cb->window;
+	ssk->max_wnd = cb->window;
+	ssk->rcv_tstamp = jiffies;
 	demo_seq_clean_acked(sk, cb->ack, NULL, 0);
 	demo_seq_set_state(sk, TCP_ESTABLISHED);
+	if (sock_flag(sk, SOCK_KEEPOPEN))
+		demo_seq_keepalive_reset(sk);
 	/*
-	 * The listener keeps no state: if this ACK is lost, only we can
-	 * repeat it, until the peer answers (demo_seq_rtx_fire()).
+	 * The listener never repeats its SYN-ACK: if this ACK is lost, only
+	 * we can repeat it, until the peer answers (demo_seq_rtx_fire()).
 	 */
 	ssk->hs_pending = 1;
 	demo_seq_send_ack(sk);
@@ -649,30 +758,52 @@ int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb)
 		demo_seq_rcv_synsent(sk, skb);
 		return 0;
 	case TCP_CLOSE:
+		/*
+		 * Queued to the backlog while the owner ended the connection:
+		 * answer as the closed pair would a moment later. The peer's
+		 * challenge ACK of our reset, sent while we still hold the
+		 * socket, gets the exact reset that ends its end too.
+		 */
+		demo_seq_reply_reset(net, sk, skb);
+		goto discard;
 	case TCP_LISTEN:
 		goto discard;
 	}
 
+	/*
+	 * RFC 5961 3.2: a RST is believed only at exactly rcv_nxt; elsewhere
+	 * in the window it is challenged, the peer's answer to which is a
+	 * RST at rcv_nxt if it really sent it.
+	 */
 	if (cb->flags & DEMO_SEQ_RST) {
-		if (demo_seq_rst_ok(ssk, cb->seq)) {
+		if (cb->seq == ssk->rcv_nxt) {
 			demo_inc_stats(net, DEMO_MIB_INRSTS);
 			if ((1 << sk->sk_state) &
 			    (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))
 				demo_inc_stats(net, DEMO_MIB_ESTABRESETS);
 			demo_seq_abort(sk, sk->sk_state == TCP_CLOSE_WAIT ?
 				       EPIPE : ECONNRESET);
+		} else if (demo_seq_rst_ok(ssk, cb->seq)) {
+			demo_seq_send_challenge_ack(sk);
 		}
 		goto discard;
 	}
+	/*
+	 * RFC 5961 4.2: a SYN, whatever its sequence number, is challenged:
+	 * the SYN-ACK again (our ACK of it was lost) gets an ACK this way,
+	 * a client that restarted learns to reset us.
+	 */
 	if (cb->flags & DEMO_SEQ_SYN) {
-		/* The SYN-ACK again: our ACK of it was lost. */
-		demo_seq_send_ack(sk);
+		demo_seq_send_challenge_ack(sk);
 		goto discard;
 	}
 	/* Anything else from the peer means it has the connection. */
 	ssk->hs_pending = 0;
 	if (!demo_seq_rcv_ack(sk, skb))
 		goto discard;
+	/* The peer is there (keepalive). */
+	ssk->rcv_tstamp = jiffies;
+	ssk->ka_probes = 0;
 	if (skb->len || (cb->flags & (DEMO_SEQ_EOR | DEMO_SEQ_FIN))) {
 		demo_seq_rcv_data(sk, skb);
 		return 0;
@@ -778,13 +909,339 @@ static void demo_seq_clone_init(struct sock *sk, const struct sock *lsk,
 		     atomic_read(&sk->sk_rmem_alloc));
 }
 
+/**
+ * struct demo_seq_req - a listener's handshake in progress
+ * @node: link in its &struct demo_seq_reqs hash bucket
+ * @lru: link in its &struct demo_seq_reqs lru, oldest first
+ * @laddr: local address
+ * @raddr: the client's address
+ * @lport: local port
+ * @rport: the client's port
+ * @cisn: the client's initial sequence number
+ * @isn: ours, sent in the SYN-ACK
+ * @born: jiffies of the SYN
+ */
+struct demo_seq_req {
+	struct hlist_node	node;
+	struct list_head	lru;
+	__be32			laddr;
+	__be32			raddr;
+	__be16			lport;
+	__be16			rport;
+	u32			cisn;
+	u32			isn;
+	unsigned long		born;
+};
+
+/**
+ * struct demo_seq_reqs - a listener's table of handshakes in progress
+ * @seed: of its hash, random, so that no client can choose a bucket
+ * @mask: buckets - 1
+ * @count: entries, at most the listener's backlog
+ * @lru: the entries, oldest first, for expiry
+ * @hash: the buckets
+ *
+ * Protected by the listener's accept_lock, freed when it stops listening.
+ */
+struct demo_seq_reqs {
+	u32			seed;
+	u32			mask;
+	u32			count;
+	struct list_head	lru;
+	struct hlist_head	hash[];
+};
+
+static struct hlist_head *demo_seq_req_bucket(struct demo_seq_reqs *r,
+					      __be32 laddr, __be16 lport,
+					      __be32 raddr, __be16 rport)
+{
+	return &r->hash[jhash_3words((__force u32)laddr, (__force u32)raddr,
+				     ((__force u32)lport << 16) |
+				     (__force u32)rport, r->seed) & r->mask];
+}
+
+static void demo_seq_req_del(struct demo_seq_reqs *r, struct demo_seq_req *req)
+{
+	hlist_del(&req->node);
+	list_del(&req->lru);
+	r->count--;
+	kfree(req);
+}
+
 /*
- * A valid cookie came back: create the connection, ESTABLISHED, expecting
- * @rcv_nxt, hash it and queue it for accept().
+ * How long an entry waits for the handshake's ACK: as long as a client
+ * with the same settings repeats it (demo_seq_rtx_fire()).
+ */
+static unsigned long demo_seq_req_life(const struct sock *lsk)
+{
+	const struct demo_seq_sysctl *ctl = &demo_pernet(sock_net(lsk))->seq;
+
+	return msecs_to_jiffies((READ_ONCE(ctl->retries) + 1) *
+				READ_ONCE(ctl->rto_max_ms));
+}
+
+/*
+ * The entry of the pair a segment for listener @lsk came from, the expired
+ * ones forgotten first (oldest first: the cost is theirs). Context: the
+ * listener's accept_lock held.
+ */
+static struct demo_seq_req *demo_seq_req_find(struct sock *lsk,
+					      struct sk_buff *skb)
+{
+	struct demo_seq_reqs *r = demo_seq_sk(lsk)->reqs;
+	unsigned long life = demo_seq_req_life(lsk);
+	const struct demohdr *dh = demo_hdr(skb);
+	const struct iphdr *iph = ip_hdr(skb);
+	struct demo_seq_req *req, *tmp;
+
+	list_for_each_entry_safe(req, tmp, &r->lru, lru) {
+		if (time_before(jiffies, req->born + life))
+			break;
+		demo_seq_req_del(r, req);
+	}
+	hlist_for_each_entry(req, demo_seq_req_bucket(r, iph->daddr, dh->dest,
+						      iph->saddr, dh->source),
+			     node)
+		if (req->laddr == iph->daddr && req->lport == dh->dest &&
+		    req->raddr == iph->saddr && req->rport == dh->source)
+			return req;
+	return NULL;
+}
+
+/**
+ * demo_seq_reqs_alloc() - give listener @lsk a table of handshakes
+ * @lsk: the socket, locked by its user, about to listen or listening
+ * @backlog: its new backlog
+ *
+ * A listener that has one keeps it unless a larger backlog wants more
+ * buckets (and there is memory for them); its entries move over.
+ *
+ * Return: 0, or -ENOMEM when a socket that has none gets none.
+ */
+int demo_seq_reqs_alloc(struct sock *lsk, int backlog)
+{
+	struct demo_seq_sock *lssk = demo_seq_sk(lsk);
+	struct demo_seq_reqs *r, *old = lssk->reqs;
+	u32 n = roundup_pow_of_two(clamp(backlog, 16, DEMO_SEQ_REQ_BUCKETS));
+	struct demo_seq_req *req, *tmp;
+
+	if (old && old->mask + 1 >= n)
+		return 0;
+	r = kvzalloc(struct_size(r, hash, n), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return old ? 0 : -ENOMEM;
+	r->seed = get_random_u32();
+	r->mask = n - 1;
+	INIT_LIST_HEAD(&r->lru);
+
+	spin_lock_bh(&lssk->accept_lock);
+	if (old) {
+		list_for_each_entry_safe(req, tmp, &old->lru, lru) {
+			hlist_del(&req->node);
+			hlist_add_head(&req->node,
+				       demo_seq_req_bucket(r, req->laddr,
+							   req->lport,
+							   req->raddr,
+							   req->rport));
+			list_move_tail(&req->lru, &r->lru);
+			r->count++;
+		}
+	}
+	lssk->reqs = r;
+	spin_unlock_bh(&lssk->accept_lock);
+	kvfree(old);
+	return 0;
+}
+
+/**
+ * demo_seq_reqs_free() - forget every handshake in progress at @lsk
+ * @lsk: a listener that stopped listening (no entry can be added), locked
+ *	by its user
+ */
+void demo_seq_reqs_free(struct sock *lsk)
+{
+	struct demo_seq_sock *lssk = demo_seq_sk(lsk);
+	struct demo_seq_req *req, *tmp;
+	struct demo_seq_reqs *r;
+
+	spin_lock_bh(&lssk->accept_lock);
+	r = lssk->reqs;
+	lssk->reqs = NULL;
+	spin_unlock_bh(&lssk->accept_lock);
+	if (!r)
+		return;
+	list_for_each_entry_safe(req, tmp, &r->lru, lru)
+		kfree(req);
+	kvfree(r);
+}
+
+/*
+ * A SYN at listener @lsk: remember it (a SYN again, from a client whose
+ * SYN-ACK was lost, finds its entry and gets the same answer); with no
+ * room, note the overflow and answer with a cookie.
+ * Return: the initial sequence number of the SYN-ACK.
+ */
+static u32 demo_seq_req_syn(struct sock *lsk, struct sk_buff *skb)
+{
+	struct demo_seq_sock *lssk = demo_seq_sk(lsk);
+	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	const struct demohdr *dh = demo_hdr(skb);
+	const struct iphdr *iph = ip_hdr(skb);
+	struct net *net = sock_net(lsk);
+	struct demo_seq_reqs *r;
+	struct demo_seq_req *req;
+	u32 isn;
+
+	spin_lock(&lssk->accept_lock);
+	r = lssk->reqs;
+	if (!r || lsk->sk_state != TCP_LISTEN)
+		goto cookie;
+	req = demo_seq_req_find(lsk, skb);
+	if (req) {
+		/* Another SYN from the pair: the client started over. */
+		if (req->cisn != cb->seq) {
+			req->cisn = cb->seq;
+			req->isn = demo_seq_isn(net, iph->daddr, iph->saddr,
+						dh->dest, dh->source);
+			req->born = jiffies;
+			list_move_tail(&req->lru, &r->lru);
+		}
+		isn = req->isn;
+		goto out;
+	}
+	if (r->count >= READ_ONCE(lsk->sk_max_ack_backlog))
+		goto cookie;
+	req = kmalloc(sizeof(*req), GFP_ATOMIC);
+	if (!req)
+		goto cookie;
+	req->laddr = iph->daddr;
+	req->raddr = iph->saddr;
+	req->lport = dh->dest;
+	req->rport = dh->source;
+	req->cisn = cb->seq;
+	req->isn = demo_seq_isn(net, iph->daddr, iph->saddr, dh->dest,
+				dh->source);
+	req->born = jiffies;
+	hlist_add_head(&req->node, demo_seq_req_bucket(r, req->laddr,
+						       req->lport, req->raddr,
+						       req->rport));
+	list_add_tail(&req->lru, &r->lru);
+	r->count++;
+	isn = req->isn;
+	goto out;
+
+cookie:
+	/* As TCP's tcp_synq_overflow(): cookies are believed for a while. */
+	lssk->synq_overflow = jiffies ?: 1;
+	isn = demo_seq_cookie(net, iph->saddr, iph->daddr, dh->source,
+			      dh->dest, cb->seq);
+	demo_inc_stats(net, DEMO_MIB_SYNCOOKIESSENT);
+out:
+	spin_unlock(&lssk->accept_lock);
+	return isn;
+}
+
+/*
+ * A RST at listener @lsk: our SYN-ACK found no socket. It ends the
+ * handshake in progress if at the number the SYN-ACK acknowledged.
+ */
+static void demo_seq_req_rst(struct sock *lsk, struct sk_buff *skb)
+{
+	struct demo_seq_sock *lssk = demo_seq_sk(lsk);
+	struct demo_seq_req *req;
+
+	spin_lock(&lssk->accept_lock);
+	if (lssk->reqs) {
+		req = demo_seq_req_find(lsk, skb);
+		if (req && DEMO_SEQ_CB(skb)->seq == req->cisn + 1)
+			demo_seq_req_del(lssk->reqs, req);
+	}
+	spin_unlock(&lssk->accept_lock);
+}
+
+/* What a segment with ACK at a listener is, demo_seq_req_ack() says. */
+enum demo_seq_hs {
+	DEMO_SEQ_HS_DROP,	/* not (or not yet) a handshake's end */
+	DEMO_SEQ_HS_RESET,	/* for no handshake we know of */
+	DEMO_SEQ_HS_REQ,	/* completes an entry's */
+	DEMO_SEQ_HS_COOKIE,	/* completes a cookie's */
+};
+
+/*
+ * The first segment after the handshake has sequence number cisn + 1 and
+ * acknowledges isn + 1; so does the client's first message if that ACK
+ * was lost, and its repeated ACK has cisn (a probe). Others of the pair
+ * may arrive first if these were lost; they are dropped, not reset, and
+ * the client's retransmissions complete the handshake. A segment of no
+ * pair we know is reset, unless the table overflowed lately: then it may
+ * carry a cookie. *@rcv_nxt: the connection's, for the ends.
+ */
+static enum demo_seq_hs demo_seq_req_ack(struct sock *lsk,
+					 struct sk_buff *skb, u32 *rcv_nxt)
+{
+	struct demo_seq_sock *lssk = demo_seq_sk(lsk);
+	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	const struct demohdr *dh = demo_hdr(skb);
+	const struct iphdr *iph = ip_hdr(skb);
+	bool probe = !skb->len && !(cb->flags & (DEMO_SEQ_EOR | DEMO_SEQ_FIN));
+	struct net *net = sock_net(lsk);
+	enum demo_seq_hs ret = DEMO_SEQ_HS_DROP;
+	unsigned long overflow;
+	struct demo_seq_req *req;
+
+	spin_lock(&lssk->accept_lock);
+	req = lssk->reqs ? demo_seq_req_find(lsk, skb) : NULL;
+	if (req && cb->ack == req->isn + 1 &&
+	    (cb->seq == req->cisn + 1 || (probe && cb->seq == req->cisn))) {
+		*rcv_nxt = req->cisn + 1;
+		ret = DEMO_SEQ_HS_REQ;
+	}
+	overflow = lssk->synq_overflow;
+	spin_unlock(&lssk->accept_lock);
+	if (req)
+		return ret;
+
+	if (!overflow ||
+	    time_after(jiffies, overflow + DEMO_SEQ_COOKIE_VALID))
+		return DEMO_SEQ_HS_RESET;
+	*rcv_nxt = cb->seq;
+	if (demo_seq_cookie_check(net, iph->saddr, iph->daddr, dh->source,
+				  dh->dest, *rcv_nxt - 1, cb->ack - 1))
+		return DEMO_SEQ_HS_COOKIE;
+	*rcv_nxt = cb->seq + 1;
+	if (probe &&
+	    demo_seq_cookie_check(net, iph->saddr, iph->daddr, dh->source,
+				  dh->dest, *rcv_nxt - 1, cb->ack - 1))
+		return DEMO_SEQ_HS_COOKIE;
+	return DEMO_SEQ_HS_DROP;
+}
+
+/*
+ * Consume the entry a connection is created from, @isn its: false if it
+ * is gone (another CPU created the connection from a duplicate). Context:
+ * the listener's accept_lock held.
+ */
+static bool demo_seq_req_consume(struct sock *lsk, struct sk_buff *skb,
+				 u32 isn)
+{
+	struct demo_seq_reqs *r = demo_seq_sk(lsk)->reqs;
+	struct demo_seq_req *req;
+
+	req = r ? demo_seq_req_find(lsk, skb) : NULL;
+	if (!req || req->isn != isn)
+		return false;
+	demo_seq_req_del(r, req);
+	return true;
+}
+
+/*
+ * A handshake completed: create the connection, ESTABLISHED, expecting
+ * @rcv_nxt, hash it and queue it for accept(); @from_req: its entry in
+ * the listener's table goes with it.
  * Return: the new sock, with a reference for the caller, or NULL.
  */
 static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
-				   u32 rcv_nxt)
+				   u32 rcv_nxt, bool from_req)
 {
 	struct demo_seq_sock *lssk = demo_seq_sk(lsk);
 	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
@@ -828,15 +1285,23 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 	ssk->snd_nxt = cb->ack;
 	ssk->write_seq = cb->ack;
 	ssk->snd_wnd_edge = cb->ack + cb->window;
+	ssk->max_wnd = cb->window;
 	ssk->rcv_nxt = rcv_nxt;
 	ssk->rcvbuf_round_seq = rcv_nxt;
 	ssk->rcvbuf_round_len = 1;
 	/* What the listener's SYN-ACK offered, computed the same way. */
 	ssk->rcv_adv_edge = ssk->rcv_nxt + demo_seq_listen_window(lsk, skb);
 	demo_seq_set_state(sk, TCP_ESTABLISHED);
+	if (sock_flag(sk, SOCK_KEEPOPEN))
+		demo_seq_keepalive_reset(sk);
 	bh_unlock_sock(sk);
 
 	spin_lock(&lssk->accept_lock);
+	if (lsk->sk_state == TCP_LISTEN && from_req &&
+	    !demo_seq_req_consume(lsk, skb, cb->ack - 1)) {
+		spin_unlock(&lssk->accept_lock);
+		goto err_free;
+	}
 	if (lsk->sk_state != TCP_LISTEN || sk_acceptq_is_full(lsk)) {
 		spin_unlock(&lssk->accept_lock);
 		demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
@@ -873,11 +1338,14 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	const struct demohdr *dh = demo_hdr(skb);
 	const struct iphdr *iph = ip_hdr(skb);
 	struct net *net = sock_net(lsk);
+	enum demo_seq_hs hs;
 	u32 isn, rcv_nxt;
 	struct sock *sk;
 
-	if (cb->flags & DEMO_SEQ_RST)
+	if (cb->flags & DEMO_SEQ_RST) {
+		demo_seq_req_rst(lsk, skb);
 		goto discard;
+	}
 
 	if (cb->flags & DEMO_SEQ_SYN) {
 		if (cb->flags & DEMO_SEQ_ACK) {
@@ -891,8 +1359,7 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 			demo_seq_reply_reset(net, lsk, skb);
 			goto discard;
 		}
-		isn = demo_seq_cookie(net, iph->saddr, iph->daddr, dh->source,
-				      dh->dest, cb->seq);
+		isn = demo_seq_req_syn(lsk, skb);
 		demo_seq_send_ctl(net, iph->daddr, iph->saddr, dh->dest,
 				  dh->source, isn, cb->seq + 1,
 				  DEMO_SEQ_SYN | DEMO_SEQ_ACK,
@@ -904,32 +1371,28 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 		goto discard;
 	}
 
-	/*
-	 * The first segment after the handshake has sequence number
-	 * cisn + 1 and acknowledges cookie + 1; so does the client's first
-	 * message if that ACK was lost, and its repeated ACK has cisn (a
-	 * probe). Others may arrive first if these were lost; they are
-	 * dropped, not reset, and the client's retransmissions complete the
-	 * handshake.
-	 */
 	if (!(cb->flags & DEMO_SEQ_ACK)) {
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
 		goto discard;
 	}
-	rcv_nxt = cb->seq;
-	if (!demo_seq_cookie_check(net, iph->saddr, iph->daddr, dh->source,
-				   dh->dest, rcv_nxt - 1, cb->ack - 1)) {
-		rcv_nxt = cb->seq + 1;
-		if (skb->len || (cb->flags & (DEMO_SEQ_EOR | DEMO_SEQ_FIN)) ||
-		    !demo_seq_cookie_check(net, iph->saddr, iph->daddr,
-					   dh->source, dh->dest, rcv_nxt - 1,
-					   cb->ack - 1)) {
-			demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
-			goto discard;
-		}
+	hs = demo_seq_req_ack(lsk, skb, &rcv_nxt);
+	switch (hs) {
+	case DEMO_SEQ_HS_DROP:
+		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
+		goto discard;
+	case DEMO_SEQ_HS_RESET:
+		/* A replayed first segment, say: the connection is over. */
+		demo_inc_stats(net, DEMO_MIB_LISTENRSTS);
+		demo_seq_reply_reset(net, lsk, skb);
+		goto discard;
+	case DEMO_SEQ_HS_COOKIE:
+		demo_inc_stats(net, DEMO_MIB_SYNCOOKIESRECV);
+		break;
+	case DEMO_SEQ_HS_REQ:
+		break;
 	}
 
-	sk = demo_seq_child(lsk, skb, rcv_nxt);
+	sk = demo_seq_child(lsk, skb, rcv_nxt, hs == DEMO_SEQ_HS_REQ);
 	if (!sk)
 		goto discard;
 	/* accept() may already own it. */
@@ -986,11 +1449,17 @@ void demo_seq_rcv(struct sk_buff *skb)
 
 	tw = demo_tw_lookup(net, iph->saddr, dh->source, iph->daddr, dh->dest);
 	if (tw) {
-		if ((cb->flags & (DEMO_SEQ_SYN | DEMO_SEQ_ACK)) != DEMO_SEQ_SYN) {
+		/*
+		 * A new connection of the same pair ends TIME_WAIT early, if
+		 * its SYN is after everything the old one sent (RFC 1122
+		 * 4.2.2.13, as TCP without timestamps); an older one is an
+		 * old duplicate, or forged.
+		 */
+		if ((cb->flags & (DEMO_SEQ_SYN | DEMO_SEQ_ACK)) != DEMO_SEQ_SYN ||
+		    !demo_seq_after(cb->seq, tw->rcv_nxt)) {
 			demo_tw_rcv(tw, skb);
 			return;
 		}
-		/* A new connection of the same pair ends TIME_WAIT early. */
 		if (demo_tw_kill(demo_pernet(net), tw))
 			demo_inc_stats(net, DEMO_MIB_TIMEWAITREUSE);
 	}

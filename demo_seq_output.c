@@ -204,8 +204,12 @@ static int demo_seq_transmit(struct sock *sk, struct sk_buff *skb,
 	return err == -ENOBUFS ? 0 : err;
 }
 
-/* A segment with no sequence number of its own: an ACK or a RST. */
-static void demo_seq_send_bare(struct sock *sk, u16 flags, u32 seq)
+/*
+ * A segment with no sequence number of its own: an ACK or a RST, counted
+ * in @mib (OutSegs, or RetransSegs for a repeated one).
+ */
+static void demo_seq_send_bare_mib(struct sock *sk, u16 flags, u32 seq,
+				   enum demo_mib_field mib)
 {
 	struct net *net = sock_net(sk);
 	struct sk_buff *skb;
@@ -221,9 +225,14 @@ static void demo_seq_send_bare(struct sock *sk, u16 flags, u32 seq)
 	DEMO_SEQ_CB(skb)->flags = flags;
 	if (demo_seq_transmit(sk, skb, false))
 		return;
-	demo_inc_stats(net, DEMO_MIB_OUTSEGS);
+	demo_inc_stats(net, mib);
 	if (flags & DEMO_SEQ_RST)
 		demo_inc_stats(net, DEMO_MIB_OUTRSTS);
+}
+
+static void demo_seq_send_bare(struct sock *sk, u16 flags, u32 seq)
+{
+	demo_seq_send_bare_mib(sk, flags, seq, DEMO_MIB_OUTSEGS);
 }
 
 void demo_seq_send_ack(struct sock *sk)
@@ -231,10 +240,21 @@ void demo_seq_send_ack(struct sock *sk)
 	demo_seq_send_bare(sk, 0, demo_seq_sk(sk)->snd_nxt);
 }
 
-/* Abort: tell the peer, which takes a RST at snd_nxt as in its window. */
+/*
+ * Abort: tell the peer, at a sequence number in its window, as TCP's
+ * tcp_acceptable_seq(): snd_nxt, or the window's right edge if a
+ * zero-window probe took snd_nxt beyond it. The peer believes a RST at
+ * its rcv_nxt only; one elsewhere in its window it challenges, and the
+ * RST that answers the challenge (demo_seq_reply_reset()) is exact.
+ */
 void demo_seq_send_reset(struct sock *sk)
 {
-	demo_seq_send_bare(sk, DEMO_SEQ_RST, demo_seq_sk(sk)->snd_nxt);
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	u32 seq = ssk->snd_nxt;
+
+	if (demo_seq_after(seq, ssk->snd_wnd_edge))
+		seq = ssk->snd_wnd_edge;
+	demo_seq_send_bare(sk, DEMO_SEQ_RST, seq);
 }
 
 /* Acknowledge soon: at once for every second segment, else on a timer. */
@@ -919,9 +939,12 @@ static void demo_seq_rtx_fire(struct sock *sk)
 	ssk->retries++;
 
 	if (ssk->snd_una == ssk->snd_nxt && !ssk->send_head) {
-		/* Our handshake ACK may be lost: probe, one behind. */
-		demo_seq_send_bare(sk, 0, ssk->snd_nxt - 1);
-		demo_inc_stats(net, DEMO_MIB_RETRANSSEGS);
+		/*
+		 * Our handshake ACK may be lost: probe, one behind; the ACK
+		 * again, counted once, as a retransmission.
+		 */
+		demo_seq_send_bare_mib(sk, 0, ssk->snd_nxt - 1,
+				       DEMO_MIB_RETRANSSEGS);
 	} else if (ssk->snd_una == ssk->snd_nxt) {
 		/* Nothing in flight, the window closed: probe it. */
 		if (!demo_seq_send_head(sk))
@@ -942,6 +965,76 @@ static void demo_seq_rtx_fire(struct sock *sk)
 	demo_seq_rto_bounds(sk, &rto_min, &rto_max);
 	ssk->rto = min(ssk->rto * 2, rto_max);
 	sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
+}
+
+/**
+ * demo_seq_keepalive_reset() - probe after seqpacket_keepalive_time_ms
+ * @sk: the socket, owned, SO_KEEPALIVE set
+ */
+void demo_seq_keepalive_reset(struct sock *sk)
+{
+	u32 when = demo_ms_to_jiffies(READ_ONCE(demo_seq_ctl(sk)->keepalive_time_ms));
+
+	sk_reset_timer(sk, &sk->sk_timer, jiffies + when);
+}
+
+/**
+ * demo_seq_keepalive() - proto.keepalive: SO_KEEPALIVE set or cleared
+ * @sk: the socket, locked by its user
+ * @valbool: set
+ *
+ * Called before sock_setsockopt() changes SOCK_KEEPOPEN. A connection
+ * starts its keepalive timer when established (demo_seq_input.c).
+ */
+void demo_seq_keepalive(struct sock *sk, int valbool)
+{
+	if ((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN | TCPF_SYN_SENT))
+		return;
+	if (valbool && !sock_flag(sk, SOCK_KEEPOPEN))
+		demo_seq_keepalive_reset(sk);
+	else if (!valbool)
+		sk_stop_timer(sk, &sk->sk_timer);
+}
+
+/*
+ * The keepalive timer, as TCP's tcp_keepalive_timer(): after
+ * seqpacket_keepalive_time_ms without a segment from the peer, a probe (a
+ * pure ACK one behind snd_nxt, which the peer answers, rate limited, as
+ * the handshake probe) every seqpacket_keepalive_intvl_ms; after
+ * seqpacket_keepalive_probes unanswered ones, ETIMEDOUT. While segments
+ * are in flight or wait for a window, the retransmission timer watches
+ * the peer instead.
+ */
+static void demo_seq_keepalive_fire(struct sock *sk)
+{
+	const struct demo_seq_sysctl *ctl = demo_seq_ctl(sk);
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct net *net = sock_net(sk);
+	unsigned long idle, when;
+
+	if (!sock_flag(sk, SOCK_KEEPOPEN) ||
+	    ((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN | TCPF_SYN_SENT)))
+		return;
+	when = demo_ms_to_jiffies(READ_ONCE(ctl->keepalive_time_ms));
+	if (ssk->snd_una != ssk->snd_nxt || ssk->send_head)
+		goto resched;
+
+	idle = jiffies - ssk->rcv_tstamp;
+	if (idle < when) {
+		when -= idle;
+		goto resched;
+	}
+	if (ssk->ka_probes >= READ_ONCE(ctl->keepalive_probes)) {
+		demo_inc_stats(net, DEMO_MIB_TIMEOUTS);
+		demo_seq_abort(sk, ETIMEDOUT);
+		return;
+	}
+	demo_seq_send_bare(sk, 0, ssk->snd_nxt - 1);
+	demo_inc_stats(net, DEMO_MIB_KEEPALIVES);
+	ssk->ka_probes++;
+	when = demo_ms_to_jiffies(READ_ONCE(ctl->keepalive_intvl_ms));
+resched:
+	sk_reset_timer(sk, &sk->sk_timer, jiffies + when);
 }
 
 static void demo_seq_delack_fire(struct sock *sk)
@@ -987,6 +1080,20 @@ static void demo_seq_delack_timer(struct timer_list *t)
 	sock_put(sk);
 }
 
+static void demo_seq_keepalive_timer(struct timer_list *t)
+{
+	struct sock *sk = timer_container_of(sk, t, sk_timer);
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	bh_lock_sock(sk);
+	if (!sock_owned_by_user(sk))
+		demo_seq_keepalive_fire(sk);
+	else if (!test_and_set_bit(DEMO_SEQ_KEEPALIVE_DEFERRED, &ssk->deferred))
+		sock_hold(sk);
+	bh_unlock_sock(sk);
+	sock_put(sk);
+}
+
 /* proto.release_cb: timer work deferred while a task owned the socket. */
 void demo_seq_release_cb(struct sock *sk)
 {
@@ -1002,6 +1109,11 @@ void demo_seq_release_cb(struct sock *sk)
 		demo_seq_delack_fire(sk);
 		__sock_put(sk);
 	}
+	if (test_and_clear_bit(DEMO_SEQ_KEEPALIVE_DEFERRED, &ssk->deferred)) {
+		if (!timer_pending(&sk->sk_timer))
+			demo_seq_keepalive_fire(sk);
+		__sock_put(sk);
+	}
 }
 
 void demo_seq_init_timers(struct sock *sk)
@@ -1010,15 +1122,17 @@ void demo_seq_init_timers(struct sock *sk)
 
 	timer_setup(&ssk->rtx_timer, demo_seq_rtx_timer, 0);
 	timer_setup(&ssk->delack_timer, demo_seq_delack_timer, 0);
+	timer_setup(&sk->sk_timer, demo_seq_keepalive_timer, 0);
 }
 
-/* Stop both timers, dropping their references; the caller holds one. */
+/* Stop the timers, dropping their references; the caller holds one. */
 void demo_seq_clear_timers(struct sock *sk)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 
 	sk_stop_timer(sk, &ssk->rtx_timer);
 	sk_stop_timer(sk, &ssk->delack_timer);
+	sk_stop_timer(sk, &sk->sk_timer);
 }
 
 /**
@@ -1272,8 +1386,9 @@ bool demo_tw_kill(struct demo_net *dn, struct demo_tw *tw)
  *
  * A retransmitted FIN means our last ACK was lost: ACK again and restart
  * the wait. A reset at the next sequence number ends the entry. Anything
- * else, a FIN or reset at another sequence number included, is old or
- * forged and dropped.
+ * else, a FIN or reset at another sequence number and a SYN not after
+ * rcv_nxt included, is old or forged and dropped (answering such a SYN
+ * would let a blind attacker end the entry through the peer's reset).
  */
 void demo_tw_rcv(struct demo_tw *tw, struct sk_buff *skb)
 {

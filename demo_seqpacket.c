@@ -177,6 +177,9 @@ void demo_seq_init_conn(struct sock *sk)
 	ssk->sack_hint = NULL;
 	ssk->rtx_hint = NULL;
 	demo_seq_cc_init(sk);
+	ssk->max_wnd = 0;
+	ssk->rcv_tstamp = jiffies;
+	ssk->ka_probes = 0;
 	demo_seq_rto_reset(sk);		/* 1 s, within the sysctl bounds */
 }
 
@@ -234,11 +237,6 @@ static int demo_seq_connect(struct sock *sk,
 	sk_dst_set(sk, &rt->dst);	/* the socket keeps the route */
 
 	demo_seq_init_conn(sk);
-	isn = get_random_u32();
-	ssk->snd_una = isn;
-	ssk->snd_nxt = isn;
-	ssk->write_seq = isn;
-	ssk->snd_wnd_edge = isn + 1;	/* the SYN, until the peer says more */
 
 	/*
 	 * A closed socket finishing a connection from an ephemeral port no
@@ -254,6 +252,12 @@ static int demo_seq_connect(struct sock *sk,
 	if (err)
 		goto err_unset;
 
+	isn = demo_seq_isn(net, inet->inet_saddr, inet->inet_daddr,
+			   inet->inet_sport, inet->inet_dport);
+	ssk->snd_una = isn;
+	ssk->snd_nxt = isn;
+	ssk->write_seq = isn;
+	ssk->snd_wnd_edge = isn + 1;	/* the SYN, until the peer says more */
 	demo_seq_set_state(sk, TCP_SYN_SENT);
 	err = demo_seq_queue_ctl(sk, DEMO_SEQ_SYN, sk->sk_allocation);
 	if (err)
@@ -318,12 +322,16 @@ int demo_seq_listen(struct sock *sk, int backlog)
 		return -EOPNOTSUPP;
 	if (sk->sk_state == TCP_LISTEN) {
 		WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+		demo_seq_reqs_alloc(sk, backlog);	/* keeps the old if need be */
 		return 0;
 	}
 	if (sk->sk_state != TCP_CLOSE || (sk->sk_shutdown & RCV_SHUTDOWN))
 		return -EINVAL;
 
 	err = demo_autobind(sk);
+	if (err)
+		return err;
+	err = demo_seq_reqs_alloc(sk, backlog);
 	if (err)
 		return err;
 
@@ -419,6 +427,7 @@ static void demo_seq_listen_stop(struct sock *sk)
 	spin_lock_bh(&ssk->accept_lock);
 	demo_seq_set_state(sk, TCP_CLOSE);
 	spin_unlock_bh(&ssk->accept_lock);
+	demo_seq_reqs_free(sk);
 
 	while ((child = demo_seq_accept_dequeue(sk))) {
 		/* No task owns a connection before accept(). */
@@ -999,6 +1008,7 @@ struct proto demo_seq_prot = {
 	.setsockopt	= demo_setsockopt,
 	.getsockopt	= demo_getsockopt,
 	.backlog_rcv	= demo_seq_do_rcv,
+	.keepalive	= demo_seq_keepalive,
 	.release_cb	= demo_seq_release_cb,
 	.enter_memory_pressure	= demo_seq_enter_memory_pressure,
 	.memory_allocated	= &demo_seq_memory_allocated,

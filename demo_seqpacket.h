@@ -61,7 +61,10 @@ struct demo_seq_range {
 enum {
 	DEMO_SEQ_RTX_DEFERRED,
 	DEMO_SEQ_DELACK_DEFERRED,
+	DEMO_SEQ_KEEPALIVE_DEFERRED,
 };
+
+struct demo_seq_reqs;
 
 /**
  * struct demo_seq_sock - a DEMOPROTO_SEQPACKET socket
@@ -72,10 +75,14 @@ enum {
  *	against the softirq that adds connections
  * @accept_queue: (listener) connections waiting for accept()
  * @accept_node: (connection) link in its listener's @accept_queue
+ * @reqs: (listener) its handshakes in progress, under @accept_lock
+ * @synq_overflow: (listener) jiffies when @reqs was last full, 0 never;
+ *	SYN cookies are believed for a while after it, under @accept_lock
  * @snd_una: oldest unacknowledged sequence number
  * @snd_nxt: next sequence number to transmit for the first time
  * @write_seq: sequence number of the next segment queued
  * @snd_wnd_edge: first sequence number the peer does not accept yet
+ * @max_wnd: largest window the peer offered, for the acceptable ACKs
  * @send_head: first never-transmitted segment of sk_write_queue, or NULL
  * @unacked_bytes: payload bytes queued and not acknowledged (SIOCOUTQ)
  * @tx_count: transmissions so far, to order them
@@ -131,6 +138,9 @@ enum {
  * after @dsk starts at zero there and is then set by
  * demo_seq_init_private(), as in a new socket. A field that must not
  * start at zero is initialised in demo_seq_init_private().
+ * @rcv_tstamp: jiffies of the last acceptable segment from the peer
+ * @ka_probes: keepalive probes sent since then (SO_KEEPALIVE, whose timer
+ *	is sk->sk_timer)
  */
 struct demo_seq_sock {
 	struct demo_sock	dsk;
@@ -139,11 +149,14 @@ struct demo_seq_sock {
 	spinlock_t		accept_lock;	/* accept_queue, LISTEN state */
 	struct list_head	accept_queue;
 	struct list_head	accept_node;
+	struct demo_seq_reqs	*reqs;
+	unsigned long		synq_overflow;
 
 	u32			snd_una;
 	u32			snd_nxt;
 	u32			write_seq;
 	u32			snd_wnd_edge;
+	u32			max_wnd;
 	struct sk_buff		*send_head;
 	u32			unacked_bytes;
 	u32			tx_count;
@@ -200,6 +213,8 @@ struct demo_seq_sock {
 	unsigned long		deferred;
 	unsigned long		last_oow_ack;
 	u8			orphan;
+	unsigned long		rcv_tstamp;
+	u8			ka_probes;
 };
 
 static inline struct demo_seq_sock *demo_seq_sk(const struct sock *sk)
@@ -311,6 +326,10 @@ bool demo_seq_cookie_check(const struct net *net, __be32 saddr, __be32 daddr,
 			   __be16 sport, __be16 dport, u32 cisn, u32 cookie);
 u32 demo_seq_cookie(const struct net *net, __be32 saddr, __be32 daddr,
 		    __be16 sport, __be16 dport, u32 cisn);
+u32 demo_seq_isn(const struct net *net, __be32 saddr, __be32 daddr,
+		 __be16 sport, __be16 dport);
+int demo_seq_reqs_alloc(struct sock *lsk, int backlog);
+void demo_seq_reqs_free(struct sock *lsk);
 
 /* demo_seq_output.c */
 void demo_seq_init_timers(struct sock *sk);
@@ -320,6 +339,8 @@ int demo_seq_queue_ctl(struct sock *sk, u16 flags, gfp_t gfp);
 void demo_seq_push(struct sock *sk);
 void demo_seq_send_ack(struct sock *sk);
 void demo_seq_send_reset(struct sock *sk);
+void demo_seq_keepalive(struct sock *sk, int valbool);
+void demo_seq_keepalive_reset(struct sock *sk);
 void demo_seq_ack_event(struct sock *sk);
 void demo_seq_schedule_ack(struct sock *sk);
 void demo_seq_clean_acked(struct sock *sk, u32 ack,

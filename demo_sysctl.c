@@ -24,6 +24,10 @@ static const struct demo_seq_sysctl demo_seq_sysctl_defaults = {
 	.wmem_max	= 4 << 20,	/* as tcp_wmem[2] */
 	.max_orphans	= 8192,
 	.max_tw		= 8192,
+	.challenge_ack_limit	= 1000,		/* tcp_challenge_ack_limit's */
+	.keepalive_time_ms	= 7200 * 1000,	/* TCP's 2 hours ... */
+	.keepalive_intvl_ms	= 75 * 1000,	/* ... 75 s ... */
+	.keepalive_probes	= 9,		/* ... and 9 probes */
 };
 
 static int demo_rto_min_limit = 60000;
@@ -31,6 +35,9 @@ static int demo_rto_max_limit = 120000;
 static int demo_retries_limit = 100;
 static int demo_wait_limit = 600000;
 static int demo_mem_limit = 256 << 20;
+static int demo_challenge_limit = 1000000;
+static int demo_keepalive_limit = 32767 * 1000;	/* TCP's MAX_TCP_KEEPIDLE */
+static int demo_probes_limit = 127;		/* TCP's MAX_TCP_KEEPCNT */
 
 #define DEMO_SYSCTL(name, limit) {				\
 	.procname	= "seqpacket_" #name,			\
@@ -66,6 +73,10 @@ static const struct ctl_table demo_sysctl_template[] = {
 	DEMO_SYSCTL(wmem_max, demo_mem_limit),
 	DEMO_SYSCTL_COUNT(max_orphans),
 	DEMO_SYSCTL_COUNT(max_tw),
+	DEMO_SYSCTL(challenge_ack_limit, demo_challenge_limit),
+	DEMO_SYSCTL(keepalive_time_ms, demo_keepalive_limit),
+	DEMO_SYSCTL(keepalive_intvl_ms, demo_keepalive_limit),
+	DEMO_SYSCTL(keepalive_probes, demo_probes_limit),
 	{
 		/* pages: min, pressure, max; see demo_seq_mem_init() */
 		.procname	= "seqpacket_mem",
@@ -91,6 +102,10 @@ int demo_sysctl_init_net(struct net *net)
 		&dn->seq.wmem_max,
 		&dn->seq.max_orphans,
 		&dn->seq.max_tw,
+		&dn->seq.challenge_ack_limit,
+		&dn->seq.keepalive_time_ms,
+		&dn->seq.keepalive_intvl_ms,
+		&dn->seq.keepalive_probes,
 	};
 	size_t size = ARRAY_SIZE(demo_sysctl_template);
 	struct ctl_table *table;

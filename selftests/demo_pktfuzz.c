@@ -14,8 +14,10 @@
  *    port and bytes; payloads carry a self-check), a raw AF_DEMO socket
  *    sees exactly the valid packets, and the established connection
  *    carries exactly the message stream its peer sent;
- *  - a SYN flood and wrong handshake cookies at a listener cost it nothing:
- *    legitimate clients still connect, exchange data and close in time;
+ *  - a SYN flood and wrong handshake cookies at a listener cost it nothing
+ *    but its table of handshakes in progress (which overflows: SYN cookies
+ *    from then on): legitimate clients still connect, exchange data and
+ *    close in time;
  *  - afterwards normal traffic works: datagrams both ways, a new
  *    connection with data both ways, the old connection still carries
  *    data and closes cleanly.
@@ -47,7 +49,9 @@
  *   dOutRsts      == valid non-RST segments for an unknown connection
  *                    (phases without the sacrificial connection)
  *   dInDupSegs    == duplicates and segments below rcv_nxt on the live
- *                    connection; dListenDrops == ACKs with wrong cookies.
+ *                    connection; dListenDrops == ACKs with wrong cookies
+ *                    (sent once the flood overflowed the listener's table
+ *                    of handshakes, so cookies are checked, not reset).
  * A wrong cookie is random: it passes with probability 2^-31 per ACK,
  * which would show up as a PassiveOpens mismatch.
  *
@@ -88,6 +92,7 @@
 #define NDG		4
 static const unsigned short dg_ports[NDG] = { 7000, 7001, 7002, 7004 };
 #define LPORT		7100	/* seqpacket listener */
+#define FLOOD_BACKLOG	64	/* its backlog */
 /* No seqpacket socket there; no single-bit flip of it is LPORT. */
 #define UNK_PORT	40000
 
@@ -1179,7 +1184,7 @@ FIXTURE_SETUP(pf)
 	pf->lsn = ns_socket(NS_B, af(), SOCK_SEQPACKET, 0);
 	ASSERT_LE(0, pf->lsn);
 	ASSERT_EQ(0, bind_to(pf->lsn, ADDR_B, LPORT));
-	ASSERT_EQ(0, listen(pf->lsn, 64));
+	ASSERT_EQ(0, listen(pf->lsn, FLOOD_BACKLOG));
 	ASSERT_EQ(0, connect_pair(pf, &pf->la, &pf->lb));
 	ASSERT_EQ(0, live_exchange(pf, 4)) TH_LOG("%s", pf->why);
 }
@@ -1869,7 +1874,13 @@ TEST_F_TIMEOUT(pf, syn_flood, 600)
 		uint16_t sport = 1024 + demo_rng_below(&pf->rng, 64000);
 		uint32_t r = demo_rng_next(&pf->rng);
 
-		if (demo_rng_below(&pf->rng, 5)) {
+		/*
+		 * SYNs first, twice the backlog's worth: the listener's table
+		 * of handshakes overflows, and from then on it answers with
+		 * cookies and believes them; before, an ACK matching no
+		 * handshake would be reset, not dropped.
+		 */
+		if (syns < 2 * FLOOD_BACKLOG || demo_rng_below(&pf->rng, 5)) {
 			flood_seg(pf, src, sport, DEMO_SEQ_SYN, r, 0);
 			syns++;
 		} else {

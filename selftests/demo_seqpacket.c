@@ -1593,13 +1593,15 @@ static uint16_t inet_csum(const void *buf, size_t len)
 
 /*
  * Inject a DEMO seqpacket segment 127.0.0.1:@sport -> 127.0.0.1:@dport
- * through @raw (an AF_INET raw socket of the DEMO protocol), valid but for
- * what the sender may not know, then wait until @raw sees it arrive. The
- * caller runs on one CPU, so loopback delivery (softirq on that CPU, the
- * raw copy first, then the DEMO handler) is over by then. 0 or -1.
+ * carrying the @len bytes at @data through @raw (an AF_INET raw socket of
+ * the DEMO protocol), valid but for what the sender may not know, then
+ * wait until @raw sees it arrive. The caller runs on one CPU, so loopback
+ * delivery (softirq on that CPU, the raw copy first, then the DEMO
+ * handler) is over by then. 0 or -1.
  */
-static int forge_seg(int raw, unsigned short sport, unsigned short dport,
-		     uint16_t flags, uint32_t seq, uint32_t ack)
+static int forge_msg(int raw, unsigned short sport, unsigned short dport,
+		     uint16_t flags, uint32_t seq, uint32_t ack,
+		     const void *data, size_t len)
 {
 	struct sockaddr_in lo = { .sin_family = AF_INET };
 	struct {
@@ -1608,35 +1610,48 @@ static int forge_seg(int raw, unsigned short sport, unsigned short dport,
 		uint16_t len;
 		struct demohdr dh;
 		struct demo_seqhdr sh;
-	} __attribute__((packed)) p = { 0 };
+		uint8_t data[64];
+	} __attribute__((packed)) p;
+	size_t n = SEQ_HLEN + len;
 	uint8_t buf[256];
 	double end = now_ms() + TMO;
-	ssize_t n;
+	ssize_t got;
 
+	if (len > sizeof(p.data))
+		return -1;
+	memset(&p, 0, sizeof(p));
 	lo.sin_addr.s_addr = inet_addr(LO);
 	p.saddr = p.daddr = lo.sin_addr.s_addr;
 	p.proto = demo_ipproto();
-	p.len = htons(SEQ_HLEN);
+	p.len = htons(n);
 	p.dh.source = htons(sport);
 	p.dh.dest = htons(dport);
 	p.dh.version = DEMO_VERSION;
 	p.dh.type = DEMOPROTO_SEQPACKET;
-	p.dh.len = htons(SEQ_HLEN);
+	p.dh.len = htons(n);
 	p.dh.flags = htons(flags);
 	p.sh.seq = htonl(seq);
 	p.sh.ack = htonl(ack);
-	p.dh.check = inet_csum(&p, sizeof(p));
-	if (sendto(raw, &p.dh, SEQ_HLEN, 0, (struct sockaddr *)&lo,
-		   sizeof(lo)) != SEQ_HLEN)
+	if (len)
+		memcpy(p.data, data, len);
+	p.dh.check = inet_csum(&p, 12 + n);
+	if (sendto(raw, &p.dh, n, 0, (struct sockaddr *)&lo,
+		   sizeof(lo)) != (ssize_t)n)
 		return -1;
 	while (now_ms() < end) {
 		if (wait_ev(raw, POLLIN, TMO) <= 0)
 			return -1;
-		n = recv(raw, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 20 + SEQ_HLEN && !memcmp(buf + 20, &p.dh, SEQ_HLEN))
+		got = recv(raw, buf, sizeof(buf), MSG_DONTWAIT);
+		if (got == (ssize_t)(20 + n) && !memcmp(buf + 20, &p.dh, n))
 			return 0;
 	}
 	return -1;
+}
+
+static int forge_seg(int raw, unsigned short sport, unsigned short dport,
+		     uint16_t flags, uint32_t seq, uint32_t ack)
+{
+	return forge_msg(raw, sport, dport, flags, seq, ack, NULL, 0);
 }
 
 /* The sequence number of the first FIN @raw sees from @sport to @dport. */
@@ -1669,7 +1684,7 @@ TEST_F(seq, time_wait_ignores_forged_fin_and_rst)
 	cpu_set_t cpu;
 	struct conn c;
 	int64_t fin;
-	long out;
+	long out, lrst;
 	char b[4];
 	int raw;
 
@@ -1687,6 +1702,7 @@ TEST_F(seq, time_wait_ignores_forged_fin_and_rst)
 	ASSERT_LE(0, fin) TH_LOG("the server's FIN was not seen");
 
 	out = demo_stat("OutSegs");
+	lrst = demo_stat("ListenRsts");
 	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, DEMO_SEQ_RST, fin, 0));
 	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, DEMO_SEQ_RST, fin + 2, 0));
 	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, DEMO_SEQ_RST,
@@ -1696,13 +1712,16 @@ TEST_F(seq, time_wait_ignores_forged_fin_and_rst)
 	EXPECT_EQ(1, proc_find(c.cport, c.lport, "TIME_WAIT", NULL));
 	EXPECT_EQ(out, demo_stat("OutSegs"));
 
-	/* the peer's FIN again: acknowledged again */
+	/* the peer's FIN again: acknowledged again, the wait restarted */
 	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, fa, fin, 0));
-	EXPECT_EQ(out + 1, demo_stat("OutSegs"));
-	EXPECT_EQ(1, proc_find(c.cport, c.lport, "TIME_WAIT", NULL));
+	EXPECT_LE(out + 1, demo_stat("OutSegs"));
 
-	/* a reset at the next sequence number ends it */
-	ASSERT_EQ(0, forge_seg(raw, c.lport, c.cport, DEMO_SEQ_RST, fin + 1, 0));
+	/*
+	 * That ACK reached the listener, for which the pair's connection is
+	 * over: it answered with a reset at the ACK's number, the next one
+	 * of the TIME_WAIT entry, which ends it (as TCP's would).
+	 */
+	EXPECT_EQ(lrst + 1, demo_stat("ListenRsts"));
 	EXPECT_EQ(0, proc_find(c.cport, c.lport, "TIME_WAIT", NULL));
 	close(raw);
 }
@@ -1725,6 +1744,347 @@ TEST_F(seq, time_wait_expires)
 	ASSERT_EQ(0, bind_to(c.cli, LO, c.cport));
 	EXPECT_EQ(0, connect_to(c.cli, LO, c.lport)) TH_LOG("%s",
 							    strerror(errno));
+}
+
+/* --- hostile peers (issue #11) ------------------------------------------- */
+
+/*
+ * Segments from @sport to @dport that @raw holds (a raw socket sees each
+ * packet on lo once): *@next becomes the sequence number after the newest
+ * one, *@ack its acknowledgment number. Returns how many there were.
+ */
+static int seg_track(int raw, unsigned short sport, unsigned short dport,
+		     uint32_t *next, uint32_t *ack)
+{
+	const struct demo_seqhdr *sh;
+	const struct demohdr *dh;
+	uint8_t buf[256];
+	uint32_t s;
+	uint16_t fl;
+	int cnt = 0;
+	ssize_t n;
+
+	while ((n = recv(raw, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC)) >= 0) {
+		if (n < 20 + SEQ_HLEN)
+			continue;
+		dh = (const struct demohdr *)(buf + 20);
+		sh = (const struct demo_seqhdr *)(dh + 1);
+		if (ntohs(dh->source) != sport || ntohs(dh->dest) != dport)
+			continue;
+		fl = ntohs(dh->flags);
+		s = ntohl(sh->seq);
+		if (n > 20 + SEQ_HLEN ||
+		    (fl & (DEMO_SEQ_SYN | DEMO_SEQ_FIN | DEMO_SEQ_EOR)))
+			s++;
+		if (!cnt || (int32_t)(s - *next) >= 0)
+			*next = s;
+		if (fl & DEMO_SEQ_ACK)
+			*ack = ntohl(sh->ack);
+		cnt++;
+	}
+	return cnt;
+}
+
+static void pin_cpu0(struct __test_metadata *_metadata)
+{
+	cpu_set_t cpu;
+
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+}
+
+/*
+ * A connection over lo with a raw socket watching it, after one message
+ * from the client: *@cnext is the server's rcv_nxt, *@suna the client's
+ * (so the server's snd_una once everything is acknowledged).
+ */
+static int lo_conn_raw(struct __test_metadata *_metadata, struct conn *c,
+		       uint32_t *cnext, uint32_t *sack)
+{
+	char b[4];
+	int raw;
+
+	pin_cpu0(_metadata);
+	raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, demo_ipproto());
+	if (raw < 0)
+		return -1;
+	lo_conn(_metadata, c);
+	if (send(c->cli, "a", 1, 0) != 1 ||
+	    recv_msg(c->srv, b, sizeof(b), 0, NULL, TMO) != 1 ||
+	    seg_track(raw, c->cport, c->lport, cnext, sack) < 1) {
+		close(raw);
+		return -1;
+	}
+	return raw;
+}
+
+/*
+ * An orphan whose peer's window stays closed ends within the retry limit,
+ * (seqpacket_retries + 1) * seqpacket_rto_max_ms: the peer answering each
+ * zero-window probe with a zero window does not keep it alive (it looped,
+ * probing at the speed of the round trip, for ever).
+ */
+TEST_F_TIMEOUT(seq, orphan_zero_window_times_out, 90)
+{
+	enum { RETRIES = 3, RTO_MAX = 500, SLACK = 2000 };
+	long zwp, tmo;
+	double t0, dt;
+	struct conn c;
+	char *buf = calloc(1, MAXMSG);
+	int n;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, sysctl_set("seqpacket_retries", RETRIES));
+	ASSERT_EQ(0, sysctl_set("seqpacket_rto_max_ms", RTO_MAX));
+	lo_conn(_metadata, &c);
+	ASSERT_EQ(0, setopt_int(c.cli, SOL_SOCKET, SO_RCVBUF, 4096));
+	zwp = demo_stat("ZeroWindowProbes");
+	tmo = demo_stat("Timeouts");
+	ASSERT_LE(0, zwp);
+	/* the client never reads: its window closes after one message */
+	ASSERT_EQ(MAXMSG, send(c.srv, buf, MAXMSG, 0));
+	ASSERT_TRUE(wait_ev(c.cli, POLLIN, TMO) & POLLIN);
+	for (n = 0; n < 16; n++)
+		if (send(c.srv, buf, MAXMSG, MSG_DONTWAIT) != MAXMSG)
+			break;
+	ASSERT_LT(0, n);
+	/* the server probes the closed window */
+	ASSERT_LT(zwp, stat_wait("ZeroWindowProbes", zwp + 1, LONG_TMO));
+	ASSERT_EQ(1, proc_find(c.lport, c.cport, "ESTABLISHED", NULL));
+	close(c.srv);
+	zwp = demo_stat("ZeroWindowProbes");
+	t0 = now_ms();
+	EXPECT_TRUE(wait_state(c.lport, c.cport, "FIN_WAIT1", NULL, TMO));
+	EXPECT_TRUE(wait_gone(c.lport, c.cport, NULL,
+			      (RETRIES + 1) * RTO_MAX + SLACK))
+		TH_LOG("the orphan lives on: %ld probes in %.0f ms",
+		       demo_stat("ZeroWindowProbes") - zwp, now_ms() - t0);
+	dt = now_ms() - t0;
+	EXPECT_GE(2 * (RETRIES + 2), demo_stat("ZeroWindowProbes") - zwp)
+		TH_LOG("%ld probes in %.0f ms",
+		       demo_stat("ZeroWindowProbes") - zwp, dt);
+	EXPECT_EQ(tmo + 1, demo_stat("Timeouts"));
+	free(buf);
+}
+
+/*
+ * An empty message and the end of the stream both make recvmsg() return
+ * 0; MSG_EOR in msg_flags tells them apart (docs/SEQPACKET.md).
+ */
+TEST_F(seq, empty_message_vs_eof)
+{
+	struct conn c;
+	char b[8];
+	int mf;
+
+	lo_conn(_metadata, &c);
+	ASSERT_EQ(1, send(c.cli, "a", 1, 0));
+	ASSERT_EQ(0, send(c.cli, "", 0, 0));
+	ASSERT_EQ(0, send(c.cli, "", 0, 0));
+	ASSERT_EQ(0, shutdown(c.cli, SHUT_WR));
+	ASSERT_EQ(1, recv_msg(c.srv, b, sizeof(b), 0, &mf, TMO));
+	EXPECT_EQ(MSG_EOR, mf & (MSG_EOR | MSG_TRUNC));
+	ASSERT_EQ(0, recv_msg(c.srv, b, sizeof(b), MSG_PEEK, &mf, TMO));
+	EXPECT_EQ(MSG_EOR, mf & (MSG_EOR | MSG_TRUNC));
+	ASSERT_EQ(0, recv_msg(c.srv, b, sizeof(b), 0, &mf, TMO));
+	EXPECT_EQ(MSG_EOR, mf & (MSG_EOR | MSG_TRUNC));
+	ASSERT_EQ(0, recv_msg(c.srv, b, sizeof(b), 0, &mf, TMO));
+	EXPECT_EQ(MSG_EOR, mf & (MSG_EOR | MSG_TRUNC));
+	/* the end: 0 without MSG_EOR, every time */
+	ASSERT_EQ(0, recv_msg(c.srv, b, sizeof(b), 0, &mf, TMO));
+	EXPECT_EQ(0, mf & (MSG_EOR | MSG_TRUNC));
+	ASSERT_EQ(0, recv_msg(c.srv, b, sizeof(b), 0, &mf, TMO));
+	EXPECT_EQ(0, mf & (MSG_EOR | MSG_TRUNC));
+}
+
+/*
+ * RFC 5961 3.2: a reset is believed only at exactly rcv_nxt; elsewhere in
+ * the window it is answered with a challenge ACK, and the connection
+ * lives on.
+ */
+TEST_F(seq, rst_in_window_challenged)
+{
+	uint32_t nxt = 0, ack = 0;
+	long chal, rsts;
+	struct conn c;
+	char b[8];
+	int raw, ev;
+
+	raw = lo_conn_raw(_metadata, &c, &nxt, &ack);
+	ASSERT_LE(0, raw);
+	chal = demo_stat("ChallengeAcks");
+	rsts = demo_stat("InRsts");
+	ASSERT_EQ(0, forge_seg(raw, c.cport, c.lport, DEMO_SEQ_RST, nxt + 1, 0));
+	ASSERT_EQ(0, forge_seg(raw, c.cport, c.lport,
+			       DEMO_SEQ_RST | DEMO_SEQ_ACK, nxt + 2, ack));
+	EXPECT_EQ(0, so_error(c.srv));
+	EXPECT_EQ(rsts, demo_stat("InRsts"));
+	EXPECT_EQ(chal + 1, demo_stat("ChallengeAcks"))
+		TH_LOG("one challenge ACK (per connection, per 500 ms)");
+	EXPECT_EQ(1, proc_find(c.lport, c.cport, "ESTABLISHED", NULL));
+	ASSERT_EQ(2, send(c.cli, "ok", 2, 0));
+	ASSERT_EQ(2, recv_msg(c.srv, b, sizeof(b), 0, NULL, TMO));
+	/* exactly at rcv_nxt (the message took one number): believed */
+	ASSERT_EQ(0, forge_seg(raw, c.cport, c.lport, DEMO_SEQ_RST, nxt + 1, 0));
+	ev = wait_all(c.srv, POLLIN, POLLERR, TMO);
+	EXPECT_TRUE(ev & POLLERR) TH_LOG("revents %#x", ev);
+	EXPECT_EQ(ECONNRESET, so_error(c.srv));
+	EXPECT_EQ(rsts + 1, demo_stat("InRsts"));
+	close(raw);
+}
+
+/*
+ * RFC 5961 4: a SYN on a synchronized connection gets a challenge ACK,
+ * at most one per connection per 500 ms and seqpacket_challenge_ack_limit
+ * per namespace per second; the connection lives on.
+ */
+TEST_F(seq, syn_on_established_challenged)
+{
+	enum { NSYN = 10, NCONN = 4 };
+	uint32_t nxt = 0, ack = 0;
+	long chal, skip, out;
+	struct conn c, more[NCONN];
+	double t0, dt;
+	char b[8];
+	int raw, i;
+
+	/* the namespace's budget (a fresh namespace): one a second */
+	EXPECT_EQ(0, sysctl_set("seqpacket_challenge_ack_limit", 1));
+	raw = lo_conn_raw(_metadata, &c, &nxt, &ack);
+	ASSERT_LE(0, raw);
+	chal = demo_stat("ChallengeAcks");
+	skip = demo_stat("ChallengeAcksSkipped");
+	out = demo_stat("OutSegs");
+	t0 = now_ms();
+	for (i = 0; i < NSYN; i++)
+		ASSERT_EQ(0, forge_seg(raw, c.cport, c.lport, DEMO_SEQ_SYN,
+				       nxt + 1000 * i, 0));
+	dt = now_ms() - t0;
+	EXPECT_LE(1, demo_stat("ChallengeAcks") - chal);
+	EXPECT_GE(1 + (long)dt / 500, demo_stat("ChallengeAcks") - chal)
+		TH_LOG("%ld challenge ACKs in %.0f ms",
+		       demo_stat("ChallengeAcks") - chal, dt);
+	EXPECT_GE(1 + (long)dt / 500, demo_stat("OutSegs") - out)
+		TH_LOG("%ld segments sent for %d SYNs in %.0f ms",
+		       demo_stat("OutSegs") - out, NSYN, dt);
+	EXPECT_EQ(NSYN, demo_stat("ChallengeAcks") - chal +
+			demo_stat("ChallengeAcksSkipped") - skip);
+	EXPECT_EQ(0, so_error(c.srv));
+	EXPECT_EQ(0, so_error(c.cli));
+	ASSERT_EQ(2, send(c.cli, "ok", 2, 0));
+	ASSERT_EQ(2, recv_msg(c.srv, b, sizeof(b), 0, NULL, TMO));
+	ASSERT_EQ(2, send(c.srv, "ko", 2, 0));
+	ASSERT_EQ(2, recv_msg(c.cli, b, sizeof(b), 0, NULL, TMO));
+
+	/* other connections share the budget */
+	for (i = 0; i < NCONN; i++) {
+		more[i].lst = c.lst;
+		more[i].lport = c.lport;
+		more[i].cli = sp_sock(0);
+		ASSERT_LE(0, more[i].cli);
+		ASSERT_EQ(0, connect_to(more[i].cli, LO, c.lport));
+		more[i].cport = port_of(more[i].cli);
+		more[i].srv = accept_tmo(c.lst, 0);
+		ASSERT_LE(0, more[i].srv);
+	}
+	chal = demo_stat("ChallengeAcks");
+	skip = demo_stat("ChallengeAcksSkipped");
+	t0 = now_ms();
+	for (i = 0; i < NCONN; i++)
+		ASSERT_EQ(0, forge_seg(raw, more[i].cport, c.lport,
+				       DEMO_SEQ_SYN, 12345, 0));
+	dt = now_ms() - t0;
+	EXPECT_GE(2 + (long)dt / 1000, demo_stat("ChallengeAcks") - chal)
+		TH_LOG("%ld challenge ACKs in %.0f ms",
+		       demo_stat("ChallengeAcks") - chal, dt);
+	EXPECT_EQ(NCONN, demo_stat("ChallengeAcks") - chal +
+			 demo_stat("ChallengeAcksSkipped") - skip);
+	for (i = 0; i < NCONN; i++)
+		EXPECT_EQ(0, so_error(more[i].srv));
+	close(raw);
+}
+
+/*
+ * RFC 5961 5: an acknowledgment older than snd_una less the largest window
+ * the peer offered is not believed: the segment is dropped (its message
+ * is not delivered) and answered with a challenge ACK.
+ */
+TEST_F(seq, old_ack_dropped)
+{
+	uint32_t nxt = 0, una = 0;
+	struct conn c;
+	long chal;
+	char b[16];
+	int raw;
+
+	raw = lo_conn_raw(_metadata, &c, &nxt, &una);
+	ASSERT_LE(0, raw);
+	chal = demo_stat("ChallengeAcks");
+	ASSERT_EQ(0, forge_msg(raw, c.cport, c.lport,
+			       DEMO_SEQ_ACK | DEMO_SEQ_EOR, nxt, una - 100000,
+			       "forged", 6));
+	EXPECT_EQ(EAGAIN, recv_err(c.srv));
+	EXPECT_EQ(chal + 1, demo_stat("ChallengeAcks"));
+	/* the client's own next message is the next one */
+	ASSERT_EQ(4, send(c.cli, "real", 4, 0));
+	ASSERT_EQ(4, recv_msg(c.srv, b, sizeof(b), 0, NULL, TMO));
+	EXPECT_EQ(0, memcmp(b, "real", 4));
+	/* one acknowledging snd_una again is fine */
+	ASSERT_EQ(0, forge_msg(raw, c.cport, c.lport,
+			       DEMO_SEQ_ACK | DEMO_SEQ_EOR, nxt + 1, una,
+			       "again", 5));
+	ASSERT_EQ(5, recv_msg(c.srv, b, sizeof(b), 0, NULL, TMO));
+	EXPECT_EQ(0, memcmp(b, "again", 5));
+	/* the two ends disagree now (the client's next number is taken) */
+	ASSERT_EQ(0, setsockopt(c.srv, SOL_SOCKET, SO_LINGER,
+				&(struct linger){ 1, 0 },
+				sizeof(struct linger)));
+	close(c.srv);
+	close(raw);
+}
+
+/*
+ * A SYN for a pair in TIME_WAIT opens a new connection only if its
+ * sequence number is after the old connection's: an old duplicate (or a
+ * forgery) leaves the TIME_WAIT entry alone.
+ */
+TEST_F(seq, time_wait_old_syn)
+{
+	long reuse, opens;
+	struct conn c;
+	int64_t fin;
+	char b[4];
+	int raw;
+
+	pin_cpu0(_metadata);
+	raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, demo_ipproto());
+	ASSERT_LE(0, raw);
+	lo_conn(_metadata, &c);
+	/* the server closes first: its end keeps the TIME_WAIT entry */
+	close(c.srv);
+	EXPECT_EQ(0, recv_msg(c.cli, b, sizeof(b), 0, NULL, TMO));
+	close(c.cli);
+	ASSERT_TRUE(wait_state(c.lport, c.cport, "TIME_WAIT", NULL, TMO));
+	fin = seen_fin(raw, c.cport, c.lport);
+	ASSERT_LE(0, fin) TH_LOG("the client's FIN was not seen");
+	reuse = demo_stat("TimeWaitReuse");
+	opens = demo_stat("PassiveOpens");
+
+	/* rcv_nxt is fin + 1: not after it, an old SYN */
+	ASSERT_EQ(0, forge_seg(raw, c.cport, c.lport, DEMO_SEQ_SYN, fin + 1, 0));
+	ASSERT_EQ(0, forge_seg(raw, c.cport, c.lport, DEMO_SEQ_SYN, fin - 7, 0));
+	ASSERT_EQ(0, forge_seg(raw, c.cport, c.lport, DEMO_SEQ_SYN,
+			       fin - 0x10000, 0));
+	EXPECT_EQ(1, proc_find(c.lport, c.cport, "TIME_WAIT", NULL));
+	EXPECT_EQ(reuse, demo_stat("TimeWaitReuse"));
+
+	/* after it: a new incarnation, TIME_WAIT ends */
+	ASSERT_EQ(0, forge_seg(raw, c.cport, c.lport, DEMO_SEQ_SYN, fin + 2, 0));
+	EXPECT_EQ(0, proc_find(c.lport, c.cport, "TIME_WAIT", NULL));
+	EXPECT_EQ(reuse + 1, demo_stat("TimeWaitReuse"));
+	EXPECT_EQ(opens, demo_stat("PassiveOpens"));
+	close(raw);
 }
 
 /* --- poll / epoll ------------------------------------------------------- */
@@ -1867,6 +2227,10 @@ static const struct {
 	{ "seqpacket_syn_retries", 5, 100 },
 	{ "seqpacket_time_wait_ms", 10000, 600000 },
 	{ "seqpacket_fin_timeout_ms", 30000, 600000 },
+	{ "seqpacket_challenge_ack_limit", 1000, 1000000 },
+	{ "seqpacket_keepalive_time_ms", 7200000, 32767000 },
+	{ "seqpacket_keepalive_intvl_ms", 75000, 32767000 },
+	{ "seqpacket_keepalive_probes", 9, 127 },
 };
 
 TEST_F(seq, sysctls)
@@ -2597,6 +2961,355 @@ TEST_F_TIMEOUT(veth, lossy_link_reliable, 240)
 	EXPECT_LT(dup_b, ns_stat(NS_B, "InDupSegs"));
 	EXPECT_EQ(EAGAIN, recv_err(c.srv));
 	free(buf);
+}
+
+/* --- hostile peers across the veth (issue #11) --------------------------- */
+
+/*
+ * The first packet from port @sport with a payload that @cap (an AF_INET
+ * raw socket of the DEMO protocol) sees: the whole IPv4 packet in @pkt.
+ * Its length, or -1 if none shows up within TMO.
+ */
+static ssize_t capture_data(int cap, unsigned short sport, uint8_t *pkt,
+			    size_t size)
+{
+	double end = now_ms() + TMO;
+	const struct demohdr *dh;
+	ssize_t n;
+
+	while (now_ms() < end) {
+		if (wait_ev(cap, POLLIN, TMO) <= 0)
+			return -1;
+		n = recv(cap, pkt, size, MSG_DONTWAIT);
+		dh = (const struct demohdr *)(pkt + 20);
+		if (n > 20 + SEQ_HLEN && ntohs(dh->source) == sport)
+			return n;
+	}
+	return -1;
+}
+
+/* Wait until @cap sees the packet @pkt (IPv4 header excluded) again. */
+static int capture_again(int cap, const uint8_t *pkt, size_t len)
+{
+	double end = now_ms() + TMO;
+	uint8_t buf[2048];
+	ssize_t n;
+
+	while (now_ms() < end) {
+		if (wait_ev(cap, POLLIN, TMO) <= 0)
+			return -1;
+		n = recv(cap, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == (ssize_t)len && !memcmp(buf + 20, pkt + 20, len - 20))
+			return 0;
+	}
+	return -1;
+}
+
+/* An AF_INET raw socket of the DEMO protocol that writes IPv4 headers. */
+static int raw_hdrincl(void)
+{
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, demo_ipproto());
+	int one = 1;
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one,
+				  sizeof(one))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Send the IPv4 packet @pkt through @raw (IP_HDRINCL). 0 or -1. */
+static int send_hdrincl(int raw, const uint8_t *pkt, size_t len)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+
+	to.sin_addr.s_addr = ((const struct iphdr *)pkt)->daddr;
+	return sendto(raw, pkt, len, 0, (struct sockaddr *)&to,
+		      sizeof(to)) == (ssize_t)len ? 0 : -1;
+}
+
+/* A header-only segment @saddr:@sport -> @daddr:@dport with its IPv4 header. */
+static size_t build_seg(uint8_t *pkt, const char *saddr, const char *daddr,
+			unsigned short sport, unsigned short dport,
+			uint16_t flags, uint32_t seq, uint32_t ack)
+{
+	struct {
+		uint32_t saddr, daddr;
+		uint8_t zero, proto;
+		uint16_t len;
+		struct demohdr dh;
+		struct demo_seqhdr sh;
+	} __attribute__((packed)) p;
+	struct iphdr *ip = (struct iphdr *)pkt;
+
+	memset(&p, 0, sizeof(p));
+	p.saddr = inet_addr(saddr);
+	p.daddr = inet_addr(daddr);
+	p.proto = demo_ipproto();
+	p.len = htons(SEQ_HLEN);
+	p.dh.source = htons(sport);
+	p.dh.dest = htons(dport);
+	p.dh.version = DEMO_VERSION;
+	p.dh.type = DEMOPROTO_SEQPACKET;
+	p.dh.len = htons(SEQ_HLEN);
+	p.dh.flags = htons(flags);
+	p.sh.seq = htonl(seq);
+	p.sh.ack = htonl(ack);
+	p.dh.check = inet_csum(&p, sizeof(p));
+	memset(ip, 0, sizeof(*ip));
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->tot_len = htons(20 + SEQ_HLEN);
+	ip->protocol = demo_ipproto();
+	ip->saddr = p.saddr;
+	ip->daddr = p.daddr;
+	memcpy(pkt + 20, &p.dh, SEQ_HLEN);
+	return 20 + SEQ_HLEN;
+}
+
+/* Wait (bounded) until demo_stat(@name) in @ns >= @want; the last value. */
+static long ns_stat_wait(const char *ns, const char *name, long want, int ms)
+{
+	double end = now_ms() + ms;
+	long v;
+
+	while ((v = ns_stat(ns, name)) < want && now_ms() < end)
+		poll(NULL, 0, 1);
+	return v;
+}
+
+/*
+ * A listener keeps its pending handshakes and forgets each once it
+ * completes: the client's first data segment, captured and replayed after
+ * both ends closed, creates no connection and delivers nothing (a cookie,
+ * valid for a minute or two, accepted it and the message came again).
+ */
+TEST_F_TIMEOUT(veth, replayed_first_segment_refused, 60)
+{
+	uint8_t pkt[2048];
+	long opens, lrst;
+	struct conn c;
+	int cap, inj;
+	ssize_t plen;
+	char b[8];
+
+	pin_cpu0(_metadata);
+	ENTER(NS_B);
+	cap = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, demo_ipproto());
+	ASSERT_LE(0, cap);
+	veth_conn(_metadata, &c, 0);
+	inj = raw_hdrincl();
+	ASSERT_LE(0, inj);
+	ASSERT_EQ(4, send(c.cli, "once", 4, 0));
+	plen = capture_data(cap, c.cport, pkt, sizeof(pkt));
+	ASSERT_EQ(20 + SEQ_HLEN + 4, plen);
+	ASSERT_EQ(4, recv_msg(c.srv, b, sizeof(b), 0, NULL, TMO));
+	EXPECT_EQ(0, memcmp(b, "once", 4));
+	close(c.cli);
+	ASSERT_EQ(0, recv_msg(c.srv, b, sizeof(b), 0, NULL, TMO));
+	close(c.srv);
+	ENTER(NS_B);
+	ASSERT_TRUE(wait_gone(c.lport, c.cport, NULL, TMO));
+	opens = demo_stat("PassiveOpens");
+	lrst = demo_stat("ListenRsts");
+
+	ENTER(NS_A);
+	ASSERT_EQ(0, send_hdrincl(inj, pkt, plen));
+	ASSERT_EQ(0, capture_again(cap, pkt, plen));
+	ENTER(NS_B);
+	EXPECT_EQ(lrst + 1, stat_wait("ListenRsts", lrst + 1, TMO))
+		TH_LOG("the replay was not answered with a reset");
+	EXPECT_EQ(opens, demo_stat("PassiveOpens"));
+	EXPECT_EQ(0, proc_find(c.lport, c.cport, NULL, NULL));
+	EXPECT_EQ(0, wait_ev(c.lst, POLLIN, 0));
+	ASSERT_EQ(0, fcntl(c.lst, F_SETFL, O_NONBLOCK));
+	EXPECT_ERRNO(EAGAIN, accept4(c.lst, NULL, NULL, 0));
+	close(inj);
+	close(cap);
+}
+
+/*
+ * Once the table of pending handshakes overflowed (SYNs from a host that
+ * never answers), the listener answers with SYN cookies, and a client
+ * connects with one.
+ */
+TEST_F_TIMEOUT(veth, syn_cookies_after_overflow, 60)
+{
+	enum { BACKLOG = 2 };
+	long sent, recvd;
+	uint8_t pkt[64];
+	unsigned short lport;
+	int l, inj, i, s, cl;
+	size_t len;
+	char b[8];
+
+	pin_cpu0(_metadata);
+	ENTER(NS_B);
+	l = listener(ADDR_B, 0, BACKLOG);
+	ASSERT_LE(0, l);
+	lport = port_of(l);
+	sent = demo_stat("SyncookiesSent");
+	recvd = demo_stat("SyncookiesRecv");
+	ASSERT_LE(0, sent);
+	ENTER(NS_A);
+	inj = raw_hdrincl();
+	ASSERT_LE(0, inj);
+	for (i = 0; i < BACKLOG + 1; i++) {
+		len = build_seg(pkt, ADDR_GONE, ADDR_B, 40000 + i, lport,
+				DEMO_SEQ_SYN, 1000 * i, 0);
+		ASSERT_EQ(0, send_hdrincl(inj, pkt, len));
+	}
+	EXPECT_EQ(sent + 1, ns_stat_wait(NS_B, "SyncookiesSent", sent + 1, TMO));
+	cl = sp_sock(0);
+	ASSERT_EQ(0, connect_tmo(cl, ADDR_B, lport, LONG_TMO))
+		TH_LOG("connect: %s", strerror(errno));
+	s = accept_tmo(l, 0);
+	ASSERT_LE(0, s) TH_LOG("accept: %s", strerror(errno));
+	ASSERT_EQ(2, send(cl, "hi", 2, 0));
+	ASSERT_EQ(2, recv_msg(s, b, sizeof(b), 0, NULL, TMO));
+	EXPECT_EQ(sent + 2, ns_stat(NS_B, "SyncookiesSent"));
+	EXPECT_EQ(recvd + 1, ns_stat(NS_B, "SyncookiesRecv"));
+	close(inj);
+}
+
+/*
+ * A reset sent after a zero-window probe is at the peer's rcv_nxt (the
+ * window's right edge, as TCP's tcp_acceptable_seq()), so the peer,
+ * which believes a reset only there, takes it.
+ */
+TEST_F_TIMEOUT(veth, rst_after_zero_window_probe, 120)
+{
+	enum { LEN = 1000, MAX = 20000 };
+	char buf[LEN];
+	struct conn c;
+	long zwp;
+	int n, ev;
+
+	veth_conn(_metadata, &c, 4096);
+	ASSERT_EQ(0, setopt_int(c.cli, SOL_SOCKET, SO_SNDBUF, 4096));
+	zwp = demo_stat("ZeroWindowProbes");
+	ASSERT_LE(0, zwp);
+	memset(buf, 'z', LEN);
+	for (n = 0; n < MAX; n++) {
+		if (send(c.cli, buf, LEN, MSG_DONTWAIT) == LEN)
+			continue;
+		ASSERT_EQ(EAGAIN, errno);
+		if (!(wait_ev(c.cli, POLLOUT, 2000) & POLLOUT))
+			break;
+	}
+	ASSERT_GT(MAX, n) TH_LOG("the send buffer never filled up");
+	ASSERT_LT(zwp, stat_wait("ZeroWindowProbes", zwp + 1, LONG_TMO));
+	ASSERT_EQ(0, setsockopt(c.cli, SOL_SOCKET, SO_LINGER,
+				&(struct linger){ 1, 0 },
+				sizeof(struct linger)));
+	close(c.cli);
+	ev = wait_all(c.srv, POLLIN, POLLERR, TMO);
+	EXPECT_TRUE(ev & POLLERR) TH_LOG("revents %#x: the reset was ignored",
+					 ev);
+	EXPECT_EQ(ECONNRESET, so_error(c.srv));
+}
+
+/*
+ * A reset in the peer's window but not at its rcv_nxt (a segment before
+ * it was lost) draws a challenge ACK; the closed end answers that with a
+ * reset at the acknowledged number, which ends the connection at once.
+ */
+TEST_F_TIMEOUT(veth, rst_challenge_ack_dance, 60)
+{
+	long chal_b, rsts_b;
+	struct conn c;
+	int ev;
+
+	ENTER(NS_A);
+	/* no retransmission of the lost message while the test runs */
+	ASSERT_EQ(0, sysctl_set("seqpacket_rto_min_ms", 10000));
+	ASSERT_EQ(0, sysctl_set("seqpacket_rto_max_ms", 20000));
+	veth_conn(_metadata, &c, 0);
+	chal_b = ns_stat(NS_B, "ChallengeAcks");
+	rsts_b = ns_stat(NS_B, "InRsts");
+	ASSERT_EQ(0, sh("ip -n " NS_A " neigh replace " ADDR_B " lladdr "
+			MAC_GONE " dev veth_a nud permanent"));
+	ASSERT_EQ(4, send(c.cli, "lost", 4, 0));
+	ASSERT_EQ(0, sh("ip -n " NS_A " neigh replace " ADDR_B
+			" lladdr 02:de:00:00:00:0b dev veth_a nud permanent"));
+	ASSERT_EQ(0, setsockopt(c.cli, SOL_SOCKET, SO_LINGER,
+				&(struct linger){ 1, 0 },
+				sizeof(struct linger)));
+	close(c.cli);
+	ev = wait_all(c.srv, POLLIN, POLLERR, TMO);
+	EXPECT_TRUE(ev & POLLERR) TH_LOG("revents %#x", ev);
+	EXPECT_EQ(ECONNRESET, so_error(c.srv));
+	EXPECT_EQ(chal_b + 1, ns_stat(NS_B, "ChallengeAcks"));
+	EXPECT_EQ(rsts_b + 1, ns_stat(NS_B, "InRsts"));
+}
+
+static void keepalive_sysctls(struct __test_metadata *_metadata)
+{
+	ENTER(NS_A);
+	EXPECT_EQ(0, sysctl_set("seqpacket_keepalive_time_ms", 1000));
+	EXPECT_EQ(0, sysctl_set("seqpacket_keepalive_intvl_ms", 300));
+	EXPECT_EQ(0, sysctl_set("seqpacket_keepalive_probes", 3));
+}
+
+/* SO_KEEPALIVE: a peer that vanished while idle is found out: ETIMEDOUT. */
+TEST_F_TIMEOUT(veth, keepalive_peer_vanishes, 60)
+{
+	long ka, tmo;
+	struct conn c;
+	double t0, dt;
+	char b[4];
+	int ev;
+
+	keepalive_sysctls(_metadata);
+	veth_conn(_metadata, &c, 0);
+	ASSERT_EQ(0, setopt_int(c.cli, SOL_SOCKET, SO_KEEPALIVE, 1));
+	EXPECT_EQ(1, sockopt_int(c.cli, SOL_SOCKET, SO_KEEPALIVE));
+	ASSERT_EQ(2, send(c.srv, "hi", 2, 0));
+	ASSERT_EQ(2, recv_msg(c.cli, b, sizeof(b), 0, NULL, TMO));
+	ka = demo_stat("KeepAlives");
+	tmo = demo_stat("Timeouts");
+	ASSERT_LE(0, tmo);
+	/* B disappears from the link */
+	ASSERT_EQ(0, sh("ip -n " NS_A " neigh replace " ADDR_B " lladdr "
+			MAC_GONE " dev veth_a nud permanent"));
+	t0 = now_ms();
+	ev = wait_all(c.cli, POLLIN, POLLERR, 15000);
+	dt = now_ms() - t0;
+	EXPECT_TRUE(ev & POLLERR) TH_LOG("revents %#x after %.0f ms", ev, dt);
+	EXPECT_EQ(ETIMEDOUT, so_error(c.cli));
+	/* time + probes * intvl after the last segment from B */
+	EXPECT_LE(1000, (int)dt);
+	EXPECT_GE(1000 + 3 * 300 + 3000, (int)dt);
+	EXPECT_EQ(ka + 3, demo_stat("KeepAlives"));
+	EXPECT_EQ(tmo + 1, demo_stat("Timeouts"));
+}
+
+/* SO_KEEPALIVE: an idle peer that is there answers the probes. */
+TEST_F_TIMEOUT(veth, keepalive_idle_peer_answers, 60)
+{
+	long ka, tmo;
+	struct conn c;
+	char b[4];
+
+	keepalive_sysctls(_metadata);
+	veth_conn(_metadata, &c, 0);
+	ASSERT_EQ(0, setopt_int(c.cli, SOL_SOCKET, SO_KEEPALIVE, 1));
+	ka = demo_stat("KeepAlives");
+	tmo = demo_stat("Timeouts");
+	ASSERT_LE(0, ka);
+	/* more probes than an unanswered connection would live through */
+	EXPECT_LE(ka + 5, stat_wait("KeepAlives", ka + 5, 20000));
+	EXPECT_EQ(0, so_error(c.cli));
+	EXPECT_EQ(tmo, demo_stat("Timeouts"));
+	EXPECT_EQ(1, proc_find(c.cport, c.lport, "ESTABLISHED", NULL));
+	ASSERT_EQ(2, send(c.cli, "hi", 2, 0));
+	ASSERT_EQ(2, recv_msg(c.srv, b, sizeof(b), 0, NULL, TMO));
+	/* off again: no more probes (a pending one may still go) */
+	ASSERT_EQ(0, setopt_int(c.cli, SOL_SOCKET, SO_KEEPALIVE, 0));
+	ka = demo_stat("KeepAlives");
+	EXPECT_GE(ka + 1, stat_wait("KeepAlives", ka + 2, 3000));
 }
 
 TEST_HARNESS_MAIN
