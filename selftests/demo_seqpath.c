@@ -946,4 +946,93 @@ TEST_F_TIMEOUT(path, responds_to_loss, 300)
 	EXPECT_GE(LOSS_MAX_RATIO, ratio);
 }
 
+/*
+ * A long fat path: 0.9 s of RTT, no rate limit (the issue: "a receive
+ * window that grows to at least 4 MiB", "bounded only by the congestion
+ * window and the peer's receive window", "RTT measured in microseconds").
+ * To fill it the receive buffer must grow well past its 208 KiB default
+ * and cwnd far past the 33 segments the old SACK bitmap allowed; the
+ * sender needs only ~1,100 segments a second for the buffer's growth from
+ * 3.25 to 6.5 MiB, which any machine here sustains.
+ */
+#define LFN_DELAY_MS	450		/* each way */
+#define LFN_LIMIT	100000		/* packets netem holds: never drops */
+#define LFN_S		30
+#define LFN_MIN_RCVBUF	(6500 * 1024)	/* a window of >= 4 MiB of payload */
+#define LFN_MIN_CWND	500		/* segments */
+#define LFN_MIN_SRTT_US	(2 * LFN_DELAY_MS * 1000)
+#define LFN_MAX_SRTT_US	(4 * LFN_DELAY_MS * 1000)
+
+/*
+ * The largest cwnd and the last srtt_us /proc/net/demo showed for an
+ * ESTABLISHED connection of NS_S while the flows ran.
+ */
+static unsigned int lfn_max_cwnd, lfn_srtt_us;
+
+static void *lfn_monitor(void *arg)
+{
+	unsigned int cwnd, ssthr, srtt;
+	char line[512], st[32], type[32];
+	FILE *f;
+
+	(void)arg;
+	if (demo_netns_enter(NS_S))
+		return NULL;
+	while (!stopped()) {
+		f = fopen("/proc/thread-self/net/demo", "re");
+		if (!f)
+			return NULL;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "%*s %*s %*s %31s %*s %*s %*s %*s %31s %u %u %u",
+				   st, type, &cwnd, &ssthr, &srtt) == 5 &&
+			    !strcmp(st, "ESTABLISHED") &&
+			    !strcmp(type, "SEQPACKET")) {
+				if (cwnd > lfn_max_cwnd)
+					lfn_max_cwnd = cwnd;
+				lfn_srtt_us = srtt;
+			}
+		fclose(f);
+		poll(NULL, 0, POLL_MS);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(path, long_fat_path_window, 300)
+{
+	static struct flow f;	/* as in solo() */
+	pthread_t mon;
+	long kbps;
+	int rcvbuf;
+
+	if (sh("%s 2>/dev/null; %s 2>/dev/null; "
+	       "tc -n %s qdisc add dev %s root netem delay %dms limit %d && "
+	       "tc -n %s qdisc add dev %s root netem delay %dms limit %d",
+	       "tc -n " NS_S " qdisc del dev " DEV_S " root",
+	       "tc -n " NS_R " qdisc del dev " DEV_R " root",
+	       NS_S, DEV_S, LFN_DELAY_MS, LFN_LIMIT,
+	       NS_R, DEV_R, LFN_DELAY_MS, LFN_LIMIT))
+		SKIP(return, NO_QDISC);
+	ASSERT_EQ(0, flow_open(_metadata, &f, false, 0x1f2));
+	__atomic_store_n(&flows_stop, 0, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_create(&mon, NULL, lfn_monitor, NULL));
+	ASSERT_EQ(0, flows_run(_metadata, &f, 1, LFN_S, "long fat path"));
+	ASSERT_EQ(0, join_tmo(mon, JOIN_MS));
+	rcvbuf = sockopt_int(f.rcv, SOL_SOCKET, SO_RCVBUF);
+	flow_close(&f);
+	EXPECT_STREQ("", f.swhy);
+	ASSERT_STREQ("", f.rwhy);
+	kbps = flow_kbps(&f, 0, LFN_S);
+	diag("long_fat_path: %ld kbit/s, receiver's SO_RCVBUF %d, largest cwnd %u, srtt %u us",
+	     kbps, rcvbuf, lfn_max_cwnd, lfn_srtt_us);
+	demo_figure("seqpath_lfn_kbps", kbps);
+	demo_figure("seqpath_lfn_rcvbuf_bytes", rcvbuf);
+	demo_figure("seqpath_lfn_max_cwnd", lfn_max_cwnd);
+	demo_figure("seqpath_lfn_srtt_us", lfn_srtt_us);
+	EXPECT_LE(LFN_MIN_RCVBUF, rcvbuf)
+		TH_LOG("the receive buffer did not grow to a 4 MiB window");
+	EXPECT_LE(LFN_MIN_CWND, lfn_max_cwnd);
+	EXPECT_LE(LFN_MIN_SRTT_US, lfn_srtt_us);
+	EXPECT_GE(LFN_MAX_SRTT_US, lfn_srtt_us);
+}
+
 TEST_HARNESS_MAIN
