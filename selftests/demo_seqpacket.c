@@ -2231,6 +2231,8 @@ static const struct {
 	{ "seqpacket_keepalive_time_ms", 7200000, 32767000 },
 	{ "seqpacket_keepalive_intvl_ms", 75000, 32767000 },
 	{ "seqpacket_keepalive_probes", 9, 127 },
+	{ "seqpacket_rmem_max", 8 << 20, 256 << 20 },
+	{ "seqpacket_wmem_max", 8 << 20, 256 << 20 },
 };
 
 TEST_F(seq, sysctls)
