@@ -160,17 +160,20 @@ EXPORT_SYMBOL_IF_KUNIT(demo_seq_cookie_check);
  * The window @sk can offer for segments of @mss payload bytes: its free
  * receive buffer in such segments and, while nothing waits to be read, at
  * least enough to complete the largest message, so that a message larger
- * than the buffer cannot wedge the connection.
+ * than the buffer cannot wedge the connection. The segments of that
+ * message already received count against that floor: it grants one
+ * message, not one message more than what is held.
  */
 static u16 demo_seq_window_for(struct sock *sk, u32 mss)
 {
 	int cost = SKB_TRUESIZE(mss + DEMO_SEQ_HDRS + sizeof(struct iphdr));
 	int space = READ_ONCE(sk->sk_rcvbuf) - atomic_read(&sk->sk_rmem_alloc);
+	u32 held = skb_queue_len_lockless(&demo_seq_sk(sk)->reasm_queue);
 	u32 wnd = space > 0 ? space / cost : 0;
+	u32 floor = DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG, mss) + 2;
 
-	if (skb_queue_empty_lockless(&sk->sk_receive_queue))
-		wnd = max_t(u32, wnd,
-			    DIV_ROUND_UP(DEMO_SEQPACKET_MAX_MSG, mss) + 2);
+	if (skb_queue_empty_lockless(&sk->sk_receive_queue) && floor > held)
+		wnd = max(wnd, floor - held);
 	return min_t(u32, wnd, DEMO_SEQ_MAX_WND);
 }
 
