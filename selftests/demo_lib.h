@@ -377,16 +377,22 @@ static inline bool demo_kmemleak_available(void)
 	return access(DEMO_KMEMLEAK, W_OK) == 0;
 }
 
-static inline int demo_kmemleak_cmd(const char *cmd)
+/* Write @val to the (proc, sys or debugfs) file @path; 0 or -1. */
+static inline int demo_write_file(const char *path, const char *val)
 {
-	int fd = open(DEMO_KMEMLEAK, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
 		return -1;
-	n = write(fd, cmd, strlen(cmd));
+	n = write(fd, val, strlen(val));
 	close(fd);
-	return n == (ssize_t)strlen(cmd) ? 0 : -1;
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+static inline int demo_kmemleak_cmd(const char *cmd)
+{
+	return demo_write_file(DEMO_KMEMLEAK, cmd);
 }
 
 /* Forget every object kmemleak suspects now; 0 on success. */

@@ -55,18 +55,6 @@
 
 /* --- files ---------------------------------------------------------------- */
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 static int read_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -88,7 +76,7 @@ static int sysctl_set(const char *name, long val)
 
 	snprintf(path, sizeof(path), SYSCTL_DIR "%s", name);
 	snprintf(buf, sizeof(buf), "%ld\n", val);
-	return write_file(path, buf);
+	return demo_write_file(path, buf);
 }
 
 /* "Key: value kB" of /proc/meminfo, in bytes; -1 if missing. */
@@ -387,7 +375,7 @@ FIXTURE_TEARDOWN(mem)
 {
 	if (self->init_ns >= 0 && !setns(self->init_ns, CLONE_NEWNET) &&
 	    self->saved_mem[0])
-		write_file(SYSCTL_DIR "seqpacket_mem", self->saved_mem);
+		demo_write_file(SYSCTL_DIR "seqpacket_mem", self->saved_mem);
 	if (self->init_ns >= 0)
 		close(self->init_ns);
 }
@@ -401,7 +389,7 @@ static int set_limits(int init_ns, long min, long pressure, long max)
 
 	snprintf(buf, sizeof(buf), "%ld %ld %ld\n", min, pressure, max);
 	if (cur >= 0 && !setns(init_ns, CLONE_NEWNET))
-		ret = write_file(SYSCTL_DIR "seqpacket_mem", buf);
+		ret = demo_write_file(SYSCTL_DIR "seqpacket_mem", buf);
 	if (cur >= 0) {
 		if (setns(cur, CLONE_NEWNET))
 			ret = -1;
@@ -720,7 +708,7 @@ static int cg_join(const char *dir)
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
 	snprintf(pid, sizeof(pid), "%d\n", getpid());
-	return write_file(path, pid);
+	return demo_write_file(path, pid);
 }
 
 /* A cgroup v2 memory controller for this case, or false. */
@@ -733,7 +721,7 @@ static bool cg_setup(void)
 	if (read_file(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) ||
 	    !strstr(buf, "memory"))
 		return false;
-	write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
+	demo_write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
 	if (mkdir(CG_DIR, 0755) && errno != EEXIST)
 		return false;
 	return cg_current(CG_DIR) >= 0;

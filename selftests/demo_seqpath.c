@@ -136,18 +136,6 @@ static void diag(const char *fmt, ...)
 	fprintf(stderr, "# %s\n", line);
 }
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 /* Close with SO_LINGER 0: a reset, and nothing is left retransmitting. */
 static void close_abort(int fd)
 {
@@ -305,9 +293,9 @@ static int tcp_setup(const char *ns)
 	int cur = ns_save(), ret = -1;
 
 	if (cur >= 0 && !demo_netns_enter(ns))
-		ret = write_file("/proc/sys/net/ipv4/tcp_congestion_control",
+		ret = demo_write_file("/proc/sys/net/ipv4/tcp_congestion_control",
 				 "cubic") ||
-		      write_file("/proc/sys/net/ipv4/tcp_no_metrics_save", "1");
+		      demo_write_file("/proc/sys/net/ipv4/tcp_no_metrics_save", "1");
 	ns_restore(cur);
 	return ret;
 }
