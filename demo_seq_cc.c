@@ -12,10 +12,12 @@
  *              along a cubic curve centred on the window it had before
  *              (w_max), concave then convex, never slower than the
  *              Reno-friendly estimate; beta 0.7, C 0.4, fast convergence
- *   recovery   a loss found by SACK (demo_seq_output.c) sets ssthresh and
- *              cwnd to beta * cwnd once, then lost segments are sent again
- *              within the window until everything in flight at the loss is
- *              acknowledged (high_seq, RFC 6675); no growth meanwhile
+ *   recovery   a loss found by SACK (demo_seq_output.c) sets ssthresh to
+ *              beta * cwnd once; until everything in flight at the loss is
+ *              acknowledged (high_seq, RFC 6675) lost segments go first,
+ *              and Proportional Rate Reduction (RFC 6937) brings what is
+ *              in flight down to ssthresh in step with the ACKs, rather
+ *              than in one burst; cwnd is ssthresh when it ends
  *   timeout    ssthresh = beta * cwnd (once per loss episode), cwnd = 1,
  *              every unSACKed segment in flight taken as lost: slow start
  *              resends them (TCP's Loss state)
@@ -120,6 +122,34 @@ static u32 demo_cubic_cnt(struct demo_seq_sock *ssk, u32 acked)
 	return max(cnt, 2U);
 }
 
+/*
+ * RFC 6937's Proportional Rate Reduction, with its slow-start reduction
+ * bound: each ACK in recovery lets as many segments go as keep what is in
+ * flight on a straight line from where recovery began down to ssthresh;
+ * once in flight is below ssthresh, it grows back by at most what was
+ * delivered, plus one. cwnd is set to what that allows.
+ */
+static void demo_seq_prr(struct demo_seq_sock *ssk, u32 delivered)
+{
+	u32 pipe = demo_seq_in_flight(ssk);
+	long sndcnt;
+
+	ssk->prr_delivered += delivered;
+	if (pipe > ssk->ssthresh) {
+		sndcnt = (long)DIV_ROUND_UP_ULL((u64)ssk->prr_delivered * ssk->ssthresh,
+						ssk->prr_recover_fs) -
+			 ssk->prr_out;
+	} else {
+		sndcnt = max_t(long, (long)ssk->prr_delivered - ssk->prr_out,
+			       delivered) + 1;
+		sndcnt = min_t(long, sndcnt, ssk->ssthresh - pipe);
+	}
+	/* The first retransmission goes at once (RFC 6937: fast retransmit). */
+	if (sndcnt <= 0 && !ssk->prr_out)
+		sndcnt = 1;
+	ssk->cwnd = pipe + max_t(long, sndcnt, 0);
+}
+
 /**
  * demo_seq_cc_ack() - segments were newly delivered
  * @sk: the socket, owned
@@ -130,7 +160,11 @@ void demo_seq_cc_ack(struct sock *sk, u32 acked)
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	u32 cnt, n;
 
-	if (!acked || ssk->ca_state == DEMO_CA_RECOVERY || !ssk->cwnd_limited)
+	if (ssk->ca_state == DEMO_CA_RECOVERY) {
+		demo_seq_prr(ssk, acked);
+		return;
+	}
+	if (!acked || !ssk->cwnd_limited)
 		return;
 	if (ssk->cwnd < ssk->ssthresh) {
 		n = min(acked, ssk->ssthresh - ssk->cwnd);
@@ -180,9 +214,11 @@ void demo_seq_cc_enter_recovery(struct sock *sk)
 	if (ssk->ca_state != DEMO_CA_OPEN)
 		return;
 	demo_seq_cc_reduce(ssk);
-	ssk->cwnd = ssk->ssthresh;
 	ssk->ca_state = DEMO_CA_RECOVERY;
 	ssk->high_seq = ssk->snd_nxt;
+	ssk->prr_recover_fs = max(ssk->snd_nxt - ssk->snd_una, 1U);
+	ssk->prr_delivered = 0;
+	ssk->prr_out = 0;
 }
 
 /**
@@ -210,7 +246,10 @@ void demo_seq_cc_check_exit(struct sock *sk)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 
-	if (ssk->ca_state != DEMO_CA_OPEN &&
-	    !demo_seq_before(ssk->snd_una, ssk->high_seq))
-		ssk->ca_state = DEMO_CA_OPEN;
+	if (ssk->ca_state == DEMO_CA_OPEN ||
+	    demo_seq_before(ssk->snd_una, ssk->high_seq))
+		return;
+	if (ssk->ca_state == DEMO_CA_RECOVERY)
+		ssk->cwnd = ssk->ssthresh;
+	ssk->ca_state = DEMO_CA_OPEN;
 }

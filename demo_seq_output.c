@@ -506,6 +506,7 @@ void demo_seq_push(struct sock *sk)
 					break;
 				DEMO_SEQ_CB(skb)->retrans = 1;
 				ssk->retrans_out++;
+				ssk->prr_out++;
 				continue;
 			}
 		}
@@ -515,6 +516,7 @@ void demo_seq_push(struct sock *sk)
 			break;
 		if (demo_seq_send_head(sk))
 			break;
+		ssk->prr_out++;		/* PRR counts from recovery on */
 	}
 	demo_seq_arm_rtx(sk);
 }

@@ -117,6 +117,9 @@ struct demo_seq_reqs;
  * @cwnd_limited: the last push stopped for the congestion window
  * @ca_state: enum demo_ca_state
  * @high_seq: snd_nxt when recovery or loss began: its end
+ * @prr_recover_fs: (recovery) segments in flight when it began
+ * @prr_delivered: (recovery) segments delivered since it began
+ * @prr_out: (recovery) segments sent since it began
  * @cubic: CUBIC's state (demo_seq_cc.c)
  * @mss: payload bytes per segment, from the path MTU
  * @srtt_us: smoothed RTT, microseconds << 3 (0 before the first sample)
@@ -191,6 +194,9 @@ struct demo_seq_sock {
 	u8			cwnd_limited;
 	u8			ca_state;
 	u32			high_seq;
+	u32			prr_recover_fs;
+	u32			prr_delivered;
+	u32			prr_out;
 	struct demo_cubic {
 		u64	epoch_us;	/* start of this growth epoch, 0: none */
 		u32	w_max;		/* window before the last reduction */
