@@ -209,9 +209,11 @@ static u16 demo_seq_listen_window(struct sock *lsk, const struct sk_buff *skb)
 /*
  * Receive buffer auto-tuning, as TCP's dynamic right-sizing. A round lasts
  * a window of data. At its end, if the reader took at least half of what
- * arrived in it (it keeps up) and the sender has used three quarters of
- * what we offered (the window, not the reader, limits the connection),
- * the buffer doubles, up to seqpacket_rmem_max. SO_RCVBUF turns it off.
+ * arrived in it, the reader keeps up with a sender that used the whole
+ * window: the buffer doubles, up to seqpacket_rmem_max, so that the window
+ * stays ahead of what the path and the reader take. It grows only while
+ * data flows and is read, and what is read is not held; SO_RCVBUF turns it
+ * off.
  */
 static void demo_seq_rcvbuf_grow(struct sock *sk)
 {
@@ -220,14 +222,11 @@ static void demo_seq_rcvbuf_grow(struct sock *sk)
 	int max = READ_ONCE(demo_pernet(sock_net(sk))->seq.rmem_max);
 	u32 round = ssk->rcv_nxt - ssk->rcvbuf_round_seq;
 	u32 copied = READ_ONCE(ssk->rcv_copied) - ssk->rcvbuf_copied;
-	u32 wnd, left;
 
 	if ((sk->sk_userlocks & SOCK_RCVBUF_LOCK) || rcvbuf >= max ||
 	    round < ssk->rcvbuf_round_len)
 		return;
-	wnd = demo_seq_rcv_window(sk);
-	left = ssk->rcv_adv_edge - ssk->rcv_nxt;
-	if (copied * 2 >= round && left * 4 <= wnd)
+	if (copied * 2 >= round)
 		WRITE_ONCE(sk->sk_rcvbuf, min_t(u64, 2ULL * rcvbuf, max));
 	ssk->rcvbuf_round_seq = ssk->rcv_nxt;
 	ssk->rcvbuf_round_len = max_t(u32, demo_seq_rcv_window(sk), 1);
