@@ -1821,9 +1821,12 @@ static ssize_t bad_packet(int kind, int i, uint8_t *p, unsigned short dport)
 	}
 	case BAD_VERSION:
 	case BAD_TYPE: {
-		static const uint8_t v[] = { 0, 2, 0xff }, t[] = { 0, 7, 0xff };
+		/* Version 1, the old wire format, included: one on the wire. */
+		static const uint8_t v[] = { 0, DEMO_VERSION - 1,
+					     DEMO_VERSION + 1, 0xff };
+		static const uint8_t t[] = { 0, 7, 0xff };
 
-		if (i > 2)
+		if (i >= (int)(kind == BAD_VERSION ? ARRAY_SIZE(v) : ARRAY_SIZE(t)))
 			return -1;
 		if (kind == BAD_VERSION)
 			h->version = v[i];
