@@ -46,7 +46,7 @@ kdir = $(or $(KDIR),/lib/modules/$(1)/build)
 MODULE_SRCS := Kbuild VERSION af_demo.c demo_proto.c demo_proto.h demo_compat.h \
 	       demo_port.c demo_dgram.c demo_raw.c demo_proc.c demo_sysctl.c \
 	       demo_seqpacket.h demo_seqpacket.c demo_seq_input.c \
-	       demo_seq_output.c demo_seq_cc.c
+	       demo_seq_output.c demo_seq_cc.c demo_trace.h demo_trace.c
 TEST_MODULE_SRCS := selftests/demo_protosw_test.c selftests/demo_kunit.c
 
 # Module warnings are errors: the code must be clean with W=1.

@@ -15,6 +15,7 @@
 #include <net/sock.h>
 
 #include "demo_proto.h"
+#include "demo_trace.h"
 
 /* connect(AF_UNSPEC): forget the peer, and what connect() set implicitly. */
 static int demo_dgram_disconnect(struct sock *sk, int flags)
@@ -169,6 +170,7 @@ void demo_dgram_rcv(struct sk_buff *skb)
 			       dh->dest, inet_iif(skb));
 	if (!sk) {
 		demo_inc_stats(net, DEMO_MIB_NOPORTS);
+		trace_demo_drop(skb, DEMO_MIB_NOPORTS);
 		icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
 		kfree_skb(skb);
 		return;
@@ -181,6 +183,8 @@ void demo_dgram_rcv(struct sk_buff *skb)
 		if (err == -ENOMEM)
 			demo_inc_stats(net, DEMO_MIB_RCVBUFERRORS);
 		demo_inc_stats(net, DEMO_MIB_INERRORS);
+		trace_demo_drop(skb, err == -ENOMEM ? DEMO_MIB_RCVBUFERRORS :
+						      DEMO_DROP_FILTER);
 		kfree_skb(skb);
 	}
 }

@@ -41,6 +41,7 @@
 #include <net/sock.h>
 
 #include "demo_proto.h"
+#include "demo_trace.h"
 
 int demo_ipproto = IPPROTO_DEMO;
 module_param_named(ipproto, demo_ipproto, int, 0444);
@@ -621,6 +622,7 @@ static int demo_rcv(struct sk_buff *skb)
 
 	bad = demo_validate(skb);
 	if (bad != DEMO_MIB_MAX) {
+		trace_demo_drop(skb, bad);
 		if (bad == DEMO_MIB_INCSUMERRORS)
 			demo_inc_stats(net, DEMO_MIB_INCSUMERRORS);
 		demo_inc_stats(net, DEMO_MIB_INERRORS);

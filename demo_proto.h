@@ -113,6 +113,21 @@ enum demo_mib_field {
 	DEMO_MIB_MAX
 };
 
+/*
+ * Why a received packet is dropped, for the trace events (demo_trace.h):
+ * a demo_mib_field, the counter the drop bumps, or one of these, which no
+ * counter of its own counts. They follow DEMO_MIB_MAX, which
+ * demo_validate() returns for a valid packet.
+ */
+enum demo_drop_reason {
+	DEMO_DROP_NOT_HOST = DEMO_MIB_MAX + 1,	/* not addressed to this host */
+	DEMO_DROP_OUT_OF_WINDOW,	/* beyond the window offered */
+	DEMO_DROP_AFTER_FIN,		/* data after the peer's FIN */
+	DEMO_DROP_FILTER,		/* the socket's filter, cgroup BPF, LSM */
+	DEMO_DROP_CLOSED,		/* for a socket closing or closed */
+	DEMO_DROP_BAD_ACK,		/* acknowledges what was never sent */
+};
+
 struct demo_mib {
 	unsigned long	mibs[DEMO_MIB_MAX];
 };

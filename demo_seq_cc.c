@@ -30,6 +30,7 @@
 #include <kunit/visibility.h>
 
 #include "demo_seqpacket.h"
+#include "demo_trace.h"
 
 #define DEMO_CUBIC_BETA		717	/* beta = 0.7, << 10 */
 #define DEMO_CUBIC_C		410	/* C = 0.4 segments / s^3, << 10 */
@@ -200,6 +201,15 @@ static void demo_seq_cc_reduce(struct demo_seq_sock *ssk)
 	ssk->cwnd_cnt = 0;
 }
 
+/* Congestion state @ca, the window already set for it. */
+static void demo_seq_ca_set(struct sock *sk, u8 ca)
+{
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+
+	trace_demo_seq_cong(sk, ssk->ca_state, ca);
+	ssk->ca_state = ca;
+}
+
 /**
  * demo_seq_cc_enter_recovery() - SACK showed a loss
  * @sk: the socket, owned
@@ -214,11 +224,11 @@ void demo_seq_cc_enter_recovery(struct sock *sk)
 	if (ssk->ca_state != DEMO_CA_OPEN)
 		return;
 	demo_seq_cc_reduce(ssk);
-	ssk->ca_state = DEMO_CA_RECOVERY;
 	ssk->high_seq = ssk->snd_nxt;
 	ssk->prr_recover_fs = max(ssk->snd_nxt - ssk->snd_una, 1U);
 	ssk->prr_delivered = 0;
 	ssk->prr_out = 0;
+	demo_seq_ca_set(sk, DEMO_CA_RECOVERY);
 }
 
 /**
@@ -234,8 +244,8 @@ void demo_seq_cc_timeout(struct sock *sk)
 		demo_seq_cc_reduce(ssk);
 	ssk->cwnd = 1;
 	ssk->cwnd_cnt = 0;
-	ssk->ca_state = DEMO_CA_LOSS;
 	ssk->high_seq = ssk->snd_nxt;
+	demo_seq_ca_set(sk, DEMO_CA_LOSS);
 }
 
 /**
@@ -251,5 +261,5 @@ void demo_seq_cc_check_exit(struct sock *sk)
 		return;
 	if (ssk->ca_state == DEMO_CA_RECOVERY)
 		ssk->cwnd = ssk->ssthresh;
-	ssk->ca_state = DEMO_CA_OPEN;
+	demo_seq_ca_set(sk, DEMO_CA_OPEN);
 }

@@ -38,6 +38,7 @@
 #include <net/sock.h>
 
 #include "demo_seqpacket.h"
+#include "demo_trace.h"
 
 /* A cookie is valid during this period and the next. */
 #define DEMO_SEQ_COOKIE_PERIOD	(64 * HZ)
@@ -423,9 +424,10 @@ static void demo_seq_deliver(struct sock *sk, struct sk_buff *skb)
 	/* A peer that exceeds the largest message breaks the protocol. */
 	ssk->reasm_bytes += skb->len;
 	if (ssk->reasm_bytes > DEMO_SEQPACKET_MAX_MSG) {
+		trace_demo_seq_drop(sk, skb, DEMO_MIB_INERRORS);
 		consume_skb(skb);
 		demo_inc_stats(sock_net(sk), DEMO_MIB_INERRORS);
-		demo_seq_send_reset(sk);
+		demo_seq_send_reset(sk, DEMO_RST_PROTOCOL);
 		demo_seq_abort(sk, EPROTO);
 		return;
 	}
@@ -433,6 +435,7 @@ static void demo_seq_deliver(struct sock *sk, struct sk_buff *skb)
 	if (!(flags & DEMO_SEQ_EOR))
 		return;
 	ssk->reasm_bytes = 0;
+	ssk->stats.msgs_received++;
 
 	/* After shutdown(SHUT_RD), messages are dropped. */
 	if (sk->sk_shutdown & RCV_SHUTDOWN) {
@@ -457,6 +460,7 @@ static void demo_seq_ofo_queue(struct sock *sk, struct sk_buff *skb)
 
 		if (pseq == seq) {
 			demo_inc_stats(sock_net(sk), DEMO_MIB_INDUPSEGS);
+			trace_demo_seq_drop(sk, skb, DEMO_MIB_INDUPSEGS);
 			kfree_skb(skb);
 			return;
 		}
@@ -476,26 +480,35 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	struct net *net = sock_net(sk);
 	u32 seq = DEMO_SEQ_CB(skb)->seq;
+	bool full;
 	u32 edge;
 
+	if (skb->len)
+		ssk->stats.data_segs_in++;
 	if (demo_seq_before(seq, ssk->rcv_nxt)) {
 		/* Sent again because our ACK was lost: ACK again. */
 		demo_inc_stats(net, DEMO_MIB_INDUPSEGS);
+		trace_demo_seq_drop(sk, skb, DEMO_MIB_INDUPSEGS);
 		demo_seq_send_ack(sk);
 		goto drop;
 	}
 	/* After the peer's FIN nothing new can come. */
 	if (sk->sk_shutdown & RCV_SHUTDOWN &&
 	    !((1 << sk->sk_state) &
-	      (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2)))
+	      (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2))) {
+		trace_demo_seq_drop(sk, skb, DEMO_DROP_AFTER_FIN);
 		goto drop;
+	}
 
 	edge = demo_seq_after(ssk->rcv_adv_edge, ssk->rcv_nxt) ?
 	       ssk->rcv_adv_edge : ssk->rcv_nxt;
-	if (!demo_seq_before(seq, edge) || demo_seq_rmem_full(sk, skb)) {
+	full = demo_seq_rmem_full(sk, skb);
+	if (!demo_seq_before(seq, edge) || full) {
 		/* A zero-window probe, or beyond what we offered. */
-		if (demo_seq_rmem_full(sk, skb))
+		if (full)
 			demo_inc_stats(net, DEMO_MIB_RCVBUFERRORS);
+		trace_demo_seq_drop(sk, skb, full ? DEMO_MIB_RCVBUFERRORS :
+						    DEMO_DROP_OUT_OF_WINDOW);
 		demo_seq_send_ack(sk);
 		goto drop;
 	}
@@ -506,7 +519,8 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 	 */
 	if (sock_flag(sk, SOCK_DEAD) &&
 	    !(DEMO_SEQ_CB(skb)->flags & DEMO_SEQ_FIN)) {
-		demo_seq_send_reset(sk);
+		trace_demo_seq_drop(sk, skb, DEMO_DROP_CLOSED);
+		demo_seq_send_reset(sk, DEMO_RST_DATA_AFTER_CLOSE);
 		demo_seq_done(sk);
 		goto drop;
 	}
@@ -523,6 +537,7 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 		/* The protocol's (or the cgroup's) memory is exhausted. */
 		atomic_inc(&sk->sk_drops);
 		demo_inc_stats(net, DEMO_MIB_RCVMEMDROPS);
+		trace_demo_seq_drop(sk, skb, DEMO_MIB_RCVMEMDROPS);
 		demo_seq_send_ack(sk);
 		goto drop;
 	}
@@ -535,12 +550,14 @@ static void demo_seq_rcv_data(struct sock *sk, struct sk_buff *skb)
 	}
 
 	ssk->rcv_nxt++;
+	ssk->stats.bytes_received += skb->len;
 	demo_seq_deliver(sk, skb);
 	while (sk->sk_state != TCP_CLOSE &&
 	       (skb = skb_peek(&ssk->ooo_queue)) &&
 	       DEMO_SEQ_CB(skb)->seq == ssk->rcv_nxt) {
 		__skb_unlink(skb, &ssk->ooo_queue);
 		ssk->rcv_nxt++;
+		ssk->stats.bytes_received += skb->len;
 		demo_seq_deliver(sk, skb);
 	}
 	if (ssk->num_rcv_sacks)
@@ -634,6 +651,7 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct sk_buff *skb)
 
 	if (demo_seq_after(ack, ssk->snd_nxt)) {
 		/* Acknowledges what was never sent. */
+		trace_demo_seq_drop(sk, skb, DEMO_DROP_BAD_ACK);
 		demo_seq_send_oow_ack(sk);
 		return false;
 	}
@@ -643,6 +661,7 @@ static bool demo_seq_rcv_ack(struct sock *sk, const struct sk_buff *skb)
 		 * TCP's max_window): not believed, the segment goes.
 		 */
 		if (demo_seq_before(ack, ssk->snd_una - ssk->max_wnd)) {
+			trace_demo_seq_drop(sk, skb, DEMO_DROP_BAD_ACK);
 			demo_seq_send_challenge_ack(sk);
 			return false;
 		}
@@ -700,11 +719,13 @@ static void demo_seq_rcv_synsent(struct sock *sk, struct sk_buff *skb)
 	struct net *net = sock_net(sk);
 
 	if ((cb->flags & DEMO_SEQ_ACK) && cb->ack != ssk->snd_nxt) {
-		demo_seq_reply_reset(net, sk, skb);
+		trace_demo_seq_drop(sk, skb, DEMO_DROP_BAD_ACK);
+		demo_seq_reply_reset(net, sk, skb, DEMO_RST_BAD_ACK);
 		goto discard;
 	}
 	if (cb->flags & DEMO_SEQ_RST) {
 		if (cb->flags & DEMO_SEQ_ACK) {
+			trace_demo_seq_receive_reset(sk, cb->seq);
 			demo_inc_stats(net, DEMO_MIB_INRSTS);
 			demo_inc_stats(net, DEMO_MIB_ATTEMPTFAILS);
 			demo_seq_abort(sk, ECONNREFUSED);
@@ -755,6 +776,7 @@ int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb)
 	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
 	struct net *net = sock_net(sk);
 
+	ssk->stats.segs_in++;
 	switch (sk->sk_state) {
 	case TCP_SYN_SENT:
 		demo_seq_rcv_synsent(sk, skb);
@@ -766,7 +788,8 @@ int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb)
 		 * challenge ACK of our reset, sent while we still hold the
 		 * socket, gets the exact reset that ends its end too.
 		 */
-		demo_seq_reply_reset(net, sk, skb);
+		trace_demo_seq_drop(sk, skb, DEMO_DROP_CLOSED);
+		demo_seq_reply_reset(net, sk, skb, DEMO_RST_CLOSED);
 		goto discard;
 	case TCP_LISTEN:
 		goto discard;
@@ -779,6 +802,7 @@ int demo_seq_do_rcv(struct sock *sk, struct sk_buff *skb)
 	 */
 	if (cb->flags & DEMO_SEQ_RST) {
 		if (cb->seq == ssk->rcv_nxt) {
+			trace_demo_seq_receive_reset(sk, cb->seq);
 			demo_inc_stats(net, DEMO_MIB_INRSTS);
 			if ((1 << sk->sk_state) &
 			    (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))
@@ -839,8 +863,10 @@ static bool demo_seq_filter(struct sock *sk, struct sk_buff *skb)
 	__skb_push(skb, DEMO_SEQ_HDRS);
 	drop = sk_filter_trim_cap(sk, skb, skb->len);
 	__skb_pull(skb, DEMO_SEQ_HDRS);
-	if (drop)
+	if (drop) {
 		atomic_inc(&sk->sk_drops);
+		trace_demo_seq_drop(sk, skb, DEMO_DROP_FILTER);
+	}
 	return drop;
 }
 
@@ -857,6 +883,7 @@ static void demo_seq_rcv_sk(struct sock *sk, struct sk_buff *skb)
 	} else if (sk_add_backlog(sk, skb, limit)) {
 		atomic_inc(&sk->sk_drops);
 		demo_inc_stats(sock_net(sk), DEMO_MIB_RCVBUFERRORS);
+		trace_demo_seq_drop(sk, skb, DEMO_MIB_RCVBUFERRORS);
 		kfree_skb(skb);
 	}
 	bh_unlock_sock(sk);
@@ -1308,7 +1335,8 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 		spin_unlock(&lssk->accept_lock);
 		demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
-		demo_seq_reply_reset(net, lsk, skb);
+		trace_demo_seq_drop(lsk, skb, DEMO_MIB_LISTENOVERFLOWS);
+		demo_seq_reply_reset(net, lsk, skb, DEMO_RST_LISTEN_OVERFLOW);
 		goto err_free;
 	}
 	if (demo_seq_hash_conn(sk)) {
@@ -1351,14 +1379,16 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 
 	if (cb->flags & DEMO_SEQ_SYN) {
 		if (cb->flags & DEMO_SEQ_ACK) {
-			demo_seq_reply_reset(net, lsk, skb);
+			trace_demo_seq_drop(lsk, skb, DEMO_DROP_BAD_ACK);
+			demo_seq_reply_reset(net, lsk, skb, DEMO_RST_BAD_ACK);
 			goto discard;
 		}
 		/* Refused rather than left to time out: see SEQPACKET.md. */
 		if (sk_acceptq_is_full(lsk)) {
 			demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
 			demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
-			demo_seq_reply_reset(net, lsk, skb);
+			trace_demo_seq_drop(lsk, skb, DEMO_MIB_LISTENOVERFLOWS);
+			demo_seq_reply_reset(net, lsk, skb, DEMO_RST_LISTEN_OVERFLOW);
 			goto discard;
 		}
 		isn = demo_seq_req_syn(lsk, skb);
@@ -1375,17 +1405,19 @@ static void demo_seq_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 
 	if (!(cb->flags & DEMO_SEQ_ACK)) {
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
+		trace_demo_seq_drop(lsk, skb, DEMO_MIB_LISTENDROPS);
 		goto discard;
 	}
 	hs = demo_seq_req_ack(lsk, skb, &rcv_nxt);
 	switch (hs) {
 	case DEMO_SEQ_HS_DROP:
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
+		trace_demo_seq_drop(lsk, skb, DEMO_MIB_LISTENDROPS);
 		goto discard;
 	case DEMO_SEQ_HS_RESET:
 		/* A replayed first segment, say: the connection is over. */
 		demo_inc_stats(net, DEMO_MIB_LISTENRSTS);
-		demo_seq_reply_reset(net, lsk, skb);
+		demo_seq_reply_reset(net, lsk, skb, DEMO_RST_HANDSHAKE);
 		goto discard;
 	case DEMO_SEQ_HS_COOKIE:
 		demo_inc_stats(net, DEMO_MIB_SYNCOOKIESRECV);
@@ -1424,6 +1456,7 @@ void demo_seq_rcv(struct sk_buff *skb)
 
 	/* Connections are unicast: as TCP, ignore what was not for us. */
 	if (skb->pkt_type != PACKET_HOST) {
+		trace_demo_drop(skb, DEMO_DROP_NOT_HOST);
 		kfree_skb(skb);
 		return;
 	}
@@ -1476,7 +1509,8 @@ void demo_seq_rcv(struct sk_buff *skb)
 		return;
 	}
 
-	demo_seq_reply_reset(net, NULL, skb);
+	trace_demo_drop(skb, DEMO_MIB_NOPORTS);
+	demo_seq_reply_reset(net, NULL, skb, DEMO_RST_NO_SOCKET);
 	kfree_skb(skb);
 }
 

@@ -38,6 +38,7 @@
 #include <net/sock.h>
 
 #include "demo_seqpacket.h"
+#include "demo_trace.h"
 
 /* Headroom for the link layer, IPv4 and DEMO headers, SACK blocks. */
 #define DEMO_SEQ_HEADROOM	(MAX_HEADER + sizeof(struct iphdr) + DEMO_SEQ_HDRS + \
@@ -201,7 +202,11 @@ static int demo_seq_transmit(struct sock *sk, struct sk_buff *skb,
 	err = demo_ip_output(sock_net(sk), sk, skb, inet->inet_saddr,
 			     inet->inet_daddr, READ_ONCE(inet->uc_ttl),
 			     READ_ONCE(inet->tos), df);
-	return err == -ENOBUFS ? 0 : err;
+	if (err == -ENOBUFS)
+		err = 0;
+	if (!err)
+		demo_seq_sk(sk)->stats.segs_out++;
+	return err;
 }
 
 /*
@@ -247,13 +252,17 @@ void demo_seq_send_ack(struct sock *sk)
  * its rcv_nxt only; one elsewhere in its window it challenges, and the
  * RST that answers the challenge (demo_seq_reply_reset()) is exact.
  */
-void demo_seq_send_reset(struct sock *sk)
+void demo_seq_send_reset(struct sock *sk, enum demo_seq_rst_reason why)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
 	u32 seq = ssk->snd_nxt;
 
 	if (demo_seq_after(seq, ssk->snd_wnd_edge))
 		seq = ssk->snd_wnd_edge;
+	trace_demo_seq_send_reset(sk, inet->inet_saddr, inet->inet_daddr,
+				  inet->inet_sport, inet->inet_dport, seq,
+				  ssk->rcv_nxt, why);
 	demo_seq_send_bare(sk, DEMO_SEQ_RST, seq);
 }
 
@@ -372,6 +381,7 @@ int demo_seq_queue_msg(struct sock *sk, struct msghdr *msg, size_t len)
 	while ((skb = __skb_dequeue(&segs)))
 		demo_seq_enqueue(sk, skb,
 				 skb_queue_empty(&segs) ? DEMO_SEQ_EOR : 0);
+	ssk->stats.msgs_sent++;
 	return 0;
 
 err_purge:
@@ -432,24 +442,38 @@ static int demo_seq_send_head(struct sock *sk)
 	ssk->snd_nxt = DEMO_SEQ_CB(skb)->seq + 1;
 	ssk->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
 			 NULL : skb->next;
+	ssk->stats.data_segs_out++;
+	ssk->stats.bytes_sent += skb->len;
 	demo_inc_stats(sock_net(sk), DEMO_MIB_OUTSEGS);
 	return 0;
 }
 
-/* Send @skb, already sent once, again; it stays queued. */
+/*
+ * Send @skb, already sent once, again, for reason @why; it stays queued.
+ * Counted as a zero-window probe or as a retransmission.
+ */
 static int demo_seq_retransmit(struct sock *sk, struct sk_buff *skb,
-			       enum demo_mib_field why)
+			       enum demo_seq_rtx_reason why)
 {
+	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
 	int err;
 
 	err = demo_seq_transmit(sk, skb, true);
 	if (err)
 		return err;
+	trace_demo_seq_retransmit(sk, cb->seq, why);
 	cb->retransmitted = 1;
 	cb->sent = demo_seq_clock_us();
-	cb->tx = ++demo_seq_sk(sk)->tx_count;
-	demo_inc_stats(sock_net(sk), why);
+	cb->tx = ++ssk->tx_count;
+	ssk->stats.data_segs_out++;
+	ssk->stats.total_retrans++;
+	ssk->stats.bytes_sent += skb->len;
+	ssk->stats.bytes_retrans += skb->len;
+	demo_inc_stats(sock_net(sk),
+		       why == DEMO_RTX_ZERO_WINDOW_PROBE ||
+		       why == DEMO_RTX_WINDOW_OPENED ?
+		       DEMO_MIB_ZEROWINDOWPROBES : DEMO_MIB_RETRANSSEGS);
 	return 0;
 }
 
@@ -502,7 +526,9 @@ void demo_seq_push(struct sock *sk)
 			skb = demo_seq_next_lost(sk);
 			if (skb) {
 				if (demo_seq_retransmit(sk, skb,
-							DEMO_MIB_RETRANSSEGS))
+							ssk->ca_state == DEMO_CA_LOSS ?
+							DEMO_RTX_TIMEOUT :
+							DEMO_RTX_LOSS))
 					break;
 				DEMO_SEQ_CB(skb)->retrans = 1;
 				ssk->retrans_out++;
@@ -562,7 +588,7 @@ static bool demo_seq_send_probe(struct sock *sk)
 	skb = skb ? skb->prev : skb_peek_tail(&sk->sk_write_queue);
 	if (!skb || DEMO_SEQ_CB(skb)->sacked)
 		return false;
-	return !demo_seq_retransmit(sk, skb, DEMO_MIB_RETRANSSEGS);
+	return !demo_seq_retransmit(sk, skb, DEMO_RTX_TLP);
 }
 
 /**
@@ -634,7 +660,11 @@ void demo_seq_rtt_sample(struct sock *sk, u32 rtt_us)
 		m -= ssk->rttvar_us >> 2;
 		ssk->rttvar_us = max_t(long, (long)ssk->rttvar_us + m, 1);
 	}
+	ssk->stats.rtt_last_us = rtt_us;
+	if (!ssk->stats.rtt_min_us || rtt_us < ssk->stats.rtt_min_us)
+		ssk->stats.rtt_min_us = max(rtt_us, 1U);
 	demo_seq_rto_reset(sk);
+	trace_demo_seq_rtt(sk, rtt_us);
 }
 
 /* The peer has segment @cb, sent as transmission cb->tx. */
@@ -818,6 +848,7 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack,
 		if (skb == ssk->rtx_hint)
 			ssk->rtx_hint = NULL;
 		WRITE_ONCE(ssk->unacked_bytes, ssk->unacked_bytes - skb->len);
+		ssk->stats.bytes_acked += skb->len;
 		__skb_unlink(skb, &sk->sk_write_queue);
 		sk_wmem_queued_add(sk, -skb->truesize);
 		sk_mem_uncharge(sk, skb->truesize);
@@ -851,6 +882,7 @@ void demo_seq_clean_acked(struct sock *sk, u32 ack,
 		demo_seq_rtt_sample(sk, sack_rtt);
 	}
 	demo_seq_cc_ack(sk, newly);
+	trace_demo_seq_probe(sk, newly);
 	demo_seq_sndbuf_expand(sk);
 
 	if (freed && !sock_flag(sk, SOCK_DEAD))
@@ -871,7 +903,7 @@ void demo_seq_window_opened(struct sock *sk)
 	if (ssk->snd_una == ssk->snd_nxt)
 		return;
 	demo_seq_retransmit(sk, skb_peek(&sk->sk_write_queue),
-			    DEMO_MIB_ZEROWINDOWPROBES);
+			    DEMO_RTX_WINDOW_OPENED);
 	demo_seq_rto_reset(sk);
 	ssk->tlp_pending = 0;
 	sk_reset_timer(sk, &ssk->rtx_timer, jiffies + ssk->rto);
@@ -945,20 +977,25 @@ static void demo_seq_rtx_fire(struct sock *sk)
 		 * Our handshake ACK may be lost: probe, one behind; the ACK
 		 * again, counted once, as a retransmission.
 		 */
+		trace_demo_seq_retransmit(sk, ssk->snd_nxt - 1,
+					  DEMO_RTX_HANDSHAKE_ACK);
 		demo_seq_send_bare_mib(sk, 0, ssk->snd_nxt - 1,
 				       DEMO_MIB_RETRANSSEGS);
 	} else if (ssk->snd_una == ssk->snd_nxt) {
 		/* Nothing in flight, the window closed: probe it. */
-		if (!demo_seq_send_head(sk))
+		if (!demo_seq_send_head(sk)) {
 			demo_inc_stats(net, DEMO_MIB_ZEROWINDOWPROBES);
+			trace_demo_seq_retransmit(sk, ssk->snd_nxt - 1,
+						  DEMO_RTX_ZERO_WINDOW_PROBE);
+		}
 	} else if (!demo_seq_before(ssk->snd_una, ssk->snd_wnd_edge)) {
 		/* Into a closed window: a probe. */
 		demo_seq_retransmit(sk, skb_peek(&sk->sk_write_queue),
-				    DEMO_MIB_ZEROWINDOWPROBES);
+				    DEMO_RTX_ZERO_WINDOW_PROBE);
 	} else if (sk->sk_state == TCP_SYN_SENT) {
 		/* The SYN again: it takes no congestion window. */
 		demo_seq_retransmit(sk, skb_peek(&sk->sk_write_queue),
-				    DEMO_MIB_RETRANSSEGS);
+				    DEMO_RTX_SYN);
 	} else {
 		/* Nothing came back for a whole timeout. */
 		demo_seq_timeout_lost(sk);
@@ -1229,6 +1266,7 @@ int demo_seq_reply_oif(struct net *net, int bound_dev_if,
  * @sk: the socket that refuses it (a listener, a connecting socket), or
  *	NULL when it matches nothing
  * @skb: the segment, its headers pulled, sequence fields in its cb
+ * @why: why, for the trace event demo_seq_send_reset
  *
  * RFC 793's rule: a segment carrying an acknowledgment gets a reset with
  * that sequence number; another gets one acknowledging it. It is routed
@@ -1236,7 +1274,7 @@ int demo_seq_reply_oif(struct net *net, int bound_dev_if,
  * segment came in by and with its mark if net.ipv4.fwmark_reflect says so.
  */
 void demo_seq_reply_reset(struct net *net, const struct sock *sk,
-			  struct sk_buff *skb)
+			  struct sk_buff *skb, enum demo_seq_rst_reason why)
 {
 	const struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
 	const struct demohdr *dh = demo_hdr(skb);
@@ -1252,6 +1290,8 @@ void demo_seq_reply_reset(struct net *net, const struct sock *sk,
 		flags |= DEMO_SEQ_ACK;
 		ack = cb->seq + 1;
 	}
+	trace_demo_seq_send_reset(sk, iph->daddr, iph->saddr, dh->dest,
+				  dh->source, seq, ack, why);
 	demo_seq_send_ctl(net, iph->daddr, iph->saddr, dh->dest, dh->source,
 			  seq, ack, flags, 0,
 			  demo_seq_reply_oif(net, sk ?
@@ -1341,6 +1381,8 @@ void demo_seq_time_wait(struct sock *sk)
 		mod_timer(&tw->timer, jiffies +
 			  demo_ms_to_jiffies(READ_ONCE(dn->seq.time_wait_ms)));
 		spin_unlock_bh(&dn->conn_lock);
+		/* The pair lives on in TIME_WAIT; the socket closes. */
+		demo_seq_set_state(sk, TCP_TIME_WAIT);
 	}
 	demo_seq_done(sk);
 }

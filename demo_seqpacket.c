@@ -33,6 +33,7 @@
 #include <net/sock.h>
 
 #include "demo_seqpacket.h"
+#include "demo_trace.h"
 
 /* Ephemeral ports connect() tries when a port's pair is still in use. */
 #define DEMO_SEQ_CONNECT_TRIES	8
@@ -44,6 +45,8 @@
 
 void demo_seq_set_state(struct sock *sk, int state)
 {
+	if (sk->sk_state != state)
+		trace_demo_seq_state(sk, sk->sk_state, state);
 	/* Lockless readers (poll, /proc) use inet_sk_state_load(). */
 	smp_store_release(&sk->sk_state, state);
 }
@@ -180,6 +183,7 @@ void demo_seq_init_conn(struct sock *sk)
 	ssk->max_wnd = 0;
 	ssk->rcv_tstamp = jiffies;
 	ssk->ka_probes = 0;
+	memset(&ssk->stats, 0, sizeof(ssk->stats));
 	demo_seq_rto_reset(sk);		/* 1 s, within the sysctl bounds */
 }
 
@@ -435,7 +439,7 @@ static void demo_seq_listen_stop(struct sock *sk)
 		bh_lock_sock(child);
 		sock_orphan(child);
 		if (child->sk_state != TCP_CLOSE) {
-			demo_seq_send_reset(child);
+			demo_seq_send_reset(child, DEMO_RST_LISTENER_CLOSED);
 			demo_seq_done(child);
 		}
 		bh_unlock_sock(child);
@@ -491,7 +495,8 @@ static void demo_seq_close(struct sock *sk, long timeout)
 			if ((1 << sk->sk_state) &
 			    (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))
 				demo_inc_stats(net, DEMO_MIB_ESTABRESETS);
-			demo_seq_send_reset(sk);
+			demo_seq_send_reset(sk, unread ? DEMO_RST_UNREAD_DATA :
+						 DEMO_RST_LINGER_ZERO);
 			demo_seq_done(sk);
 			break;
 		}
@@ -500,7 +505,7 @@ static void demo_seq_close(struct sock *sk, long timeout)
 			if (demo_seq_queue_ctl(sk, DEMO_SEQ_FIN,
 					       sk->sk_allocation)) {
 				/* No memory for a FIN: abort instead. */
-				demo_seq_send_reset(sk);
+				demo_seq_send_reset(sk, DEMO_RST_NO_MEMORY);
 				demo_seq_done(sk);
 				break;
 			}
@@ -520,7 +525,7 @@ out_orphan:
 	if (sk->sk_state != TCP_CLOSE && !demo_seq_orphan_add(sk)) {
 		/* As TCP beyond tcp_max_orphans: reset rather than linger. */
 		demo_inc_stats(net, DEMO_MIB_ORPHANOVERFLOW);
-		demo_seq_send_reset(sk);
+		demo_seq_send_reset(sk, DEMO_RST_ORPHANS);
 		demo_seq_done(sk);
 	}
 	if (sk->sk_state == TCP_FIN_WAIT2)
@@ -550,7 +555,7 @@ static void demo_seq_shutdown(struct sock *sk, int how)
 	if (sk->sk_state != TCP_ESTABLISHED && sk->sk_state != TCP_CLOSE_WAIT)
 		return;
 	if (demo_seq_queue_ctl(sk, DEMO_SEQ_FIN, sk->sk_allocation)) {
-		demo_seq_send_reset(sk);
+		demo_seq_send_reset(sk, DEMO_RST_NO_MEMORY);
 		demo_seq_abort(sk, ENOMEM);
 		return;
 	}

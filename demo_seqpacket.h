@@ -51,6 +51,67 @@ enum demo_ca_state {
 	DEMO_CA_LOSS,		/* after a retransmission timeout */
 };
 
+/* Why a segment is sent again (trace event demo_seq_retransmit). */
+enum demo_seq_rtx_reason {
+	DEMO_RTX_LOSS,			/* SACK recovery: taken as lost */
+	DEMO_RTX_TIMEOUT,		/* after a retransmission timeout */
+	DEMO_RTX_TLP,			/* tail loss probe (RFC 8985) */
+	DEMO_RTX_ZERO_WINDOW_PROBE,	/* probe of the peer's closed window */
+	DEMO_RTX_WINDOW_OPENED,		/* a probe the peer dropped, at once */
+	DEMO_RTX_SYN,			/* the SYN, unanswered */
+	DEMO_RTX_HANDSHAKE_ACK,		/* our handshake ACK, maybe lost */
+};
+
+/* Why a RST is sent (trace event demo_seq_send_reset). */
+enum demo_seq_rst_reason {
+	DEMO_RST_UNREAD_DATA,		/* closed with messages unread */
+	DEMO_RST_LINGER_ZERO,		/* closed with SO_LINGER of 0 */
+	DEMO_RST_NO_MEMORY,		/* no memory for a FIN */
+	DEMO_RST_ORPHANS,		/* beyond seqpacket_max_orphans */
+	DEMO_RST_LISTENER_CLOSED,	/* never accepted, the listener closed */
+	DEMO_RST_DATA_AFTER_CLOSE,	/* new data for a closed socket */
+	DEMO_RST_PROTOCOL,		/* the peer broke the protocol */
+	DEMO_RST_NO_SOCKET,		/* a segment for no socket */
+	DEMO_RST_BAD_ACK,		/* acknowledges what was never sent */
+	DEMO_RST_CLOSED,		/* a segment for a closed connection */
+	DEMO_RST_LISTEN_OVERFLOW,	/* the accept queue is full */
+	DEMO_RST_HANDSHAKE,		/* a handshake that cannot be right */
+};
+
+/**
+ * struct demo_seq_stats - a connection's counters, for DEMO_INFO
+ * @bytes_sent: payload bytes transmitted, retransmissions included
+ * @bytes_retrans: payload bytes retransmitted
+ * @bytes_acked: payload bytes cumulatively acknowledged
+ * @bytes_received: payload bytes received in sequence
+ * @segs_out: segments sent, pure ACKs and RSTs included
+ * @segs_in: segments the connection processed
+ * @data_segs_out: segments taking a sequence number sent, again included
+ * @data_segs_in: segments with payload received
+ * @total_retrans: segments retransmitted
+ * @msgs_sent: messages queued by sendmsg()
+ * @msgs_received: messages received whole
+ * @rtt_last_us: the latest RTT sample, microseconds
+ * @rtt_min_us: the smallest, 0 before the first
+ *
+ * Zero when the connection begins (demo_seq_init_conn()).
+ */
+struct demo_seq_stats {
+	u64	bytes_sent;
+	u64	bytes_retrans;
+	u64	bytes_acked;
+	u64	bytes_received;
+	u32	segs_out;
+	u32	segs_in;
+	u32	data_segs_out;
+	u32	data_segs_in;
+	u32	total_retrans;
+	u32	msgs_sent;
+	u32	msgs_received;
+	u32	rtt_last_us;
+	u32	rtt_min_us;
+};
+
 /* A range of sequence numbers [start, end), as a SACK block reports. */
 struct demo_seq_range {
 	u32	start;
@@ -144,6 +205,7 @@ struct demo_seq_reqs;
  * @rcv_tstamp: jiffies of the last acceptable segment from the peer
  * @ka_probes: keepalive probes sent since then (SO_KEEPALIVE, whose timer
  *	is sk->sk_timer)
+ * @stats: counters for DEMO_INFO
  */
 struct demo_seq_sock {
 	struct demo_sock	dsk;
@@ -221,6 +283,7 @@ struct demo_seq_sock {
 	u8			orphan;
 	unsigned long		rcv_tstamp;
 	u8			ka_probes;
+	struct demo_seq_stats	stats;
 };
 
 static inline struct demo_seq_sock *demo_seq_sk(const struct sock *sk)
@@ -344,7 +407,7 @@ int demo_seq_queue_msg(struct sock *sk, struct msghdr *msg, size_t len);
 int demo_seq_queue_ctl(struct sock *sk, u16 flags, gfp_t gfp);
 void demo_seq_push(struct sock *sk);
 void demo_seq_send_ack(struct sock *sk);
-void demo_seq_send_reset(struct sock *sk);
+void demo_seq_send_reset(struct sock *sk, enum demo_seq_rst_reason why);
 void demo_seq_keepalive(struct sock *sk, int valbool);
 void demo_seq_keepalive_reset(struct sock *sk);
 void demo_seq_ack_event(struct sock *sk);
@@ -363,7 +426,7 @@ int demo_seq_send_ctl(struct net *net, __be32 saddr, __be32 daddr,
 int demo_seq_reply_oif(struct net *net, int bound_dev_if,
 		       const struct sk_buff *skb);
 void demo_seq_reply_reset(struct net *net, const struct sock *sk,
-			  struct sk_buff *skb);
+			  struct sk_buff *skb, enum demo_seq_rst_reason why);
 void demo_seq_time_wait(struct sock *sk);
 struct demo_tw *demo_tw_lookup(struct net *net, __be32 raddr, __be16 rport,
 			       __be32 laddr, __be16 lport);
