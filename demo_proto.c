@@ -505,6 +505,9 @@ int demo_getsockopt(struct sock *sk, int level, int optname,
 
 	if (level != SOL_DEMO)
 		return -ENOPROTOOPT;
+	/* Only a seqpacket socket has connection state to report. */
+	if (optname == DEMO_INFO)
+		return -EOPNOTSUPP;
 	if (get_user(len, optlen))
 		return -EFAULT;
 	if (len < (int)sizeof(int))

@@ -448,6 +448,89 @@ static void demo_seq_listen_stop(struct sock *sk)
 	}
 }
 
+/* DEMO_INFO: struct demo_info of @sk, owned by the caller. */
+static void demo_seq_get_info(struct sock *sk, struct demo_info *info)
+{
+	const struct demo_seq_sock *ssk = demo_seq_sk(sk);
+	const struct demo_seq_stats *st = &ssk->stats;
+
+	BUILD_BUG_ON(DEMOI_CA_OPEN != DEMO_CA_OPEN ||
+		     DEMOI_CA_RECOVERY != DEMO_CA_RECOVERY ||
+		     DEMOI_CA_LOSS != DEMO_CA_LOSS);
+	memset(info, 0, sizeof(*info));
+	info->demoi_state = sk->sk_state;
+	info->demoi_rmem_alloc = sk_rmem_alloc_get(sk);
+	info->demoi_wmem_queued = READ_ONCE(sk->sk_wmem_queued);
+	info->demoi_rcvbuf = READ_ONCE(sk->sk_rcvbuf);
+	info->demoi_sndbuf = READ_ONCE(sk->sk_sndbuf);
+	info->demoi_drops = atomic_read(&sk->sk_drops);
+	/* A listener, or a socket never connected, has no connection. */
+	if ((1 << sk->sk_state) & (TCPF_LISTEN | TCPF_CLOSE) && !st->segs_out)
+		return;
+
+	info->demoi_ca_state = ssk->ca_state;
+	info->demoi_retransmits = ssk->retries;
+	info->demoi_probes = ssk->ka_probes;
+	info->demoi_rto_us = jiffies_to_usecs(ssk->rto);
+	info->demoi_srtt_us = ssk->srtt_us >> 3;
+	info->demoi_rttvar_us = ssk->rttvar_us >> 2;
+	info->demoi_rtt_last_us = st->rtt_last_us;
+	info->demoi_rtt_min_us = st->rtt_min_us;
+	info->demoi_snd_mss = ssk->mss;
+	info->demoi_rcv_mss = ssk->rcv_mss;
+	info->demoi_snd_cwnd = ssk->cwnd;
+	info->demoi_snd_ssthresh = ssk->ssthresh;
+	if (demo_seq_after(ssk->snd_wnd_edge, ssk->snd_una))
+		info->demoi_snd_wnd = ssk->snd_wnd_edge - ssk->snd_una;
+	if (demo_seq_after(ssk->rcv_adv_edge, ssk->rcv_nxt))
+		info->demoi_rcv_wnd = ssk->rcv_adv_edge - ssk->rcv_nxt;
+	info->demoi_unacked = ssk->snd_nxt - ssk->snd_una;
+	info->demoi_in_flight = demo_seq_in_flight(ssk);
+	info->demoi_sacked = ssk->sacked_out;
+	info->demoi_lost = ssk->lost_out;
+	info->demoi_retrans = ssk->retrans_out;
+	info->demoi_total_retrans = st->total_retrans;
+	info->demoi_segs_out = st->segs_out;
+	info->demoi_segs_in = st->segs_in;
+	info->demoi_data_segs_out = st->data_segs_out;
+	info->demoi_data_segs_in = st->data_segs_in;
+	info->demoi_msgs_sent = st->msgs_sent;
+	info->demoi_msgs_received = st->msgs_received;
+	info->demoi_sndq_bytes = READ_ONCE(ssk->unacked_bytes);
+	info->demoi_bytes_sent = st->bytes_sent;
+	info->demoi_bytes_retrans = st->bytes_retrans;
+	info->demoi_bytes_acked = st->bytes_acked;
+	info->demoi_bytes_received = st->bytes_received;
+}
+
+/*
+ * proto.getsockopt: DEMO_INFO, as TCP_INFO, copies as much of struct
+ * demo_info as the caller has room for and says how much; the other
+ * SOL_DEMO options are the family's.
+ */
+static int demo_seq_getsockopt(struct sock *sk, int level, int optname,
+			       char __user *optval, int __user *optlen)
+{
+	struct demo_info info;
+	int len;
+
+	if (level != SOL_DEMO || optname != DEMO_INFO)
+		return demo_getsockopt(sk, level, optname, optval, optlen);
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+	len = min_t(unsigned int, len, sizeof(info));
+
+	lock_sock(sk);
+	demo_seq_get_info(sk, &info);
+	release_sock(sk);
+
+	if (put_user(len, optlen) || copy_to_user(optval, &info, len))
+		return -EFAULT;
+	return 0;
+}
+
 /*
  * Count @sk, just orphaned and not CLOSE, as an orphan of its namespace;
  * false, counting nothing, beyond seqpacket_max_orphans.
@@ -1011,7 +1094,7 @@ struct proto demo_seq_prot = {
 	.recvmsg	= demo_seq_recvmsg,
 	.ioctl		= demo_seq_ioctl,
 	.setsockopt	= demo_setsockopt,
-	.getsockopt	= demo_getsockopt,
+	.getsockopt	= demo_seq_getsockopt,
 	.backlog_rcv	= demo_seq_do_rcv,
 	.keepalive	= demo_seq_keepalive,
 	.release_cb	= demo_seq_release_cb,

@@ -141,5 +141,104 @@ struct demo_sack_block {
 
 #define DEMO_TTL		1	/* int: IPv4 TTL, 1..255, -1 = route default */
 #define DEMO_TOS		2	/* int: IPv4 TOS byte, 0..255 */
+#define DEMO_INFO		3	/* struct demo_info, read only, seqpacket */
+
+/* demo_info.demoi_ca_state: the sender's congestion control state. */
+#define DEMOI_CA_OPEN		0	/* no loss outstanding */
+#define DEMOI_CA_RECOVERY	1	/* SACK loss recovery */
+#define DEMOI_CA_LOSS		2	/* after a retransmission timeout */
+
+/*
+ * struct demo_info - a DEMOPROTO_SEQPACKET socket, as TCP_INFO's tcp_info
+ *
+ * getsockopt(fd, SOL_DEMO, DEMO_INFO, &info, &len) copies the first
+ * min(len, sizeof(struct demo_info)) bytes and sets len to that: a program
+ * built against an older, shorter struct gets the prefix it knows, and a
+ * newer kernel only ever appends fields. Sequence numbers count segments,
+ * so windows and in-flight figures are segments; times are microseconds.
+ * Datagram and raw sockets answer EOPNOTSUPP.
+ *
+ * @demoi_state: TCP_* state (netinet/tcp.h numbering)
+ * @demoi_ca_state: DEMOI_CA_*
+ * @demoi_retransmits: timeouts in a row without progress
+ * @demoi_probes: keepalive probes unanswered
+ * @demoi_rto_us: retransmission timeout, backoff included
+ * @demoi_srtt_us: smoothed RTT (RFC 6298), 0 before the first sample
+ * @demoi_rttvar_us: RTT variation
+ * @demoi_rtt_last_us: the latest RTT sample
+ * @demoi_rtt_min_us: the smallest RTT sample
+ * @demoi_snd_mss: payload bytes per segment sent
+ * @demoi_rcv_mss: largest payload received in one segment
+ * @demoi_snd_cwnd: congestion window, segments
+ * @demoi_snd_ssthresh: slow start threshold, segments
+ * @demoi_snd_wnd: the peer's window from snd_una on, segments
+ * @demoi_rcv_wnd: our window last advertised, beyond what we received
+ * @demoi_unacked: segments sent and not cumulatively acknowledged
+ * @demoi_in_flight: segments in the network (RFC 6675's pipe)
+ * @demoi_sacked: segments the peer reported by SACK
+ * @demoi_lost: segments taken as lost
+ * @demoi_retrans: lost segments retransmitted, still in flight
+ * @demoi_total_retrans: segments retransmitted, ever
+ * @demoi_segs_out: segments sent, acknowledgments and resets included
+ * @demoi_segs_in: segments received
+ * @demoi_data_segs_out: segments with a sequence number sent, again too
+ * @demoi_data_segs_in: segments with payload received
+ * @demoi_msgs_sent: messages queued by send()
+ * @demoi_msgs_received: messages received whole
+ * @demoi_drops: segments the socket dropped (SO_MEMINFO's drops)
+ * @demoi_sndq_bytes: payload bytes queued and not acknowledged (SIOCOUTQ)
+ * @demoi_rmem_alloc: receive memory in use, bytes
+ * @demoi_wmem_queued: send memory in use, bytes
+ * @demoi_rcvbuf: receive buffer limit, bytes
+ * @demoi_sndbuf: send buffer limit, bytes
+ * @demoi_bytes_sent: payload bytes sent, retransmissions included
+ * @demoi_bytes_retrans: payload bytes retransmitted
+ * @demoi_bytes_acked: payload bytes cumulatively acknowledged
+ * @demoi_bytes_received: payload bytes received in sequence
+ *
+ * At the end of a transfer without loss of the connection,
+ * demoi_bytes_acked == demoi_bytes_sent - demoi_bytes_retrans (every byte
+ * sent was acknowledged once), and the peer's demoi_bytes_received is the
+ * same figure.
+ */
+struct demo_info {
+	__u8	demoi_state;
+	__u8	demoi_ca_state;
+	__u8	demoi_retransmits;
+	__u8	demoi_probes;
+	__u32	demoi_rto_us;
+	__u32	demoi_srtt_us;
+	__u32	demoi_rttvar_us;
+	__u32	demoi_rtt_last_us;
+	__u32	demoi_rtt_min_us;
+	__u32	demoi_snd_mss;
+	__u32	demoi_rcv_mss;
+	__u32	demoi_snd_cwnd;
+	__u32	demoi_snd_ssthresh;
+	__u32	demoi_snd_wnd;
+	__u32	demoi_rcv_wnd;
+	__u32	demoi_unacked;
+	__u32	demoi_in_flight;
+	__u32	demoi_sacked;
+	__u32	demoi_lost;
+	__u32	demoi_retrans;
+	__u32	demoi_total_retrans;
+	__u32	demoi_segs_out;
+	__u32	demoi_segs_in;
+	__u32	demoi_data_segs_out;
+	__u32	demoi_data_segs_in;
+	__u32	demoi_msgs_sent;
+	__u32	demoi_msgs_received;
+	__u32	demoi_drops;
+	__u32	demoi_sndq_bytes;
+	__u32	demoi_rmem_alloc;
+	__u32	demoi_wmem_queued;
+	__u32	demoi_rcvbuf;
+	__u32	demoi_sndbuf;
+	__u64	demoi_bytes_sent;
+	__u64	demoi_bytes_retrans;
+	__u64	demoi_bytes_acked;
+	__u64	demoi_bytes_received;
+};
 
 #endif /* _UAPI_LINUX_AF_DEMO_H */
