@@ -78,6 +78,7 @@ mkdir -p "$results/lanes"
 # The programs of the functional lane (see above).
 FUNCTIONAL="demo_dgram demo_module demo_socat demo_install demo_kunit"
 FUNCTIONAL+=" demo_seqpacket demo_seqpath demo_seqmem demo_seqinherit"
+FUNCTIONAL+=" demo_observe"
 
 # The lanes: NAME|VM-RUN KERNEL ARGS|TESTS ("" for all).
 own_kdir=${KDIR:-}

@@ -29,6 +29,8 @@ TESTS=(
 	build/selftests/demo_seqmem:600
 	# what a connection inherits, control segments' routes, the hash
 	build/selftests/demo_seqinherit:600
+	# DEMO_INFO and the af_demo tracepoints (issue #13)
+	build/selftests/demo_observe:300
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
