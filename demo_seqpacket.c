@@ -454,9 +454,6 @@ static void demo_seq_get_info(struct sock *sk, struct demo_info *info)
 	const struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	const struct demo_seq_stats *st = &ssk->stats;
 
-	BUILD_BUG_ON(DEMOI_CA_OPEN != DEMO_CA_OPEN ||
-		     DEMOI_CA_RECOVERY != DEMO_CA_RECOVERY ||
-		     DEMOI_CA_LOSS != DEMO_CA_LOSS);
 	memset(info, 0, sizeof(*info));
 	info->demoi_state = sk->sk_state;
 	info->demoi_rmem_alloc = sk_rmem_alloc_get(sk);

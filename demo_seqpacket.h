@@ -44,11 +44,14 @@ static inline bool demo_seq_before(u32 seq1, u32 seq2)
 /* SACK blocks a segment carries: the header's count and the room left. */
 #define DEMO_SEQ_SACK_LEN(n)	((n) * sizeof(struct demo_sack_block))
 
-/* Congestion control states (demo_seq_cc.c), as TCP's Open/Recovery/Loss. */
+/*
+ * Congestion control states (demo_seq_cc.c), as TCP's Open/Recovery/Loss;
+ * DEMO_INFO reports them as they are.
+ */
 enum demo_ca_state {
-	DEMO_CA_OPEN,		/* no loss outstanding: window grows */
-	DEMO_CA_RECOVERY,	/* SACK recovery from a loss, until high_seq */
-	DEMO_CA_LOSS,		/* after a retransmission timeout */
+	DEMO_CA_OPEN = DEMOI_CA_OPEN,	/* no loss outstanding: window grows */
+	DEMO_CA_RECOVERY = DEMOI_CA_RECOVERY,	/* SACK recovery, until high_seq */
+	DEMO_CA_LOSS = DEMOI_CA_LOSS,	/* after a retransmission timeout */
 };
 
 /* Why a segment is sent again (trace event demo_seq_retransmit). */
