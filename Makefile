@@ -46,8 +46,10 @@ kdir = $(or $(KDIR),/lib/modules/$(1)/build)
 MODULE_SRCS := Kbuild VERSION af_demo.c demo_proto.c demo_proto.h demo_compat.h \
 	       demo_port.c demo_dgram.c demo_raw.c demo_proc.c demo_sysctl.c \
 	       demo_seqpacket.h demo_seqpacket.c demo_seq_input.c \
-	       demo_seq_output.c demo_seq_cc.c
+	       demo_seq_output.c demo_seq_cc.c demo_diag.c
 TEST_MODULE_SRCS := selftests/demo_protosw_test.c selftests/demo_kunit.c
+# The userspace ABI: the family's and its sock_diag interface's.
+UAPI_HDRS := include/uapi/linux/af_demo.h include/uapi/linux/af_demo_diag.h
 
 # Module warnings are errors: the code must be clean with W=1.
 W ?= 1
@@ -113,13 +115,13 @@ checkpatch: $(CHECKPATCH)
 	$(CHECKPATCH) --strict --no-tree --show-types --terse \
 		--ignore CONST_STRUCT \
 		-f $(filter %.c %.h,$(MODULE_SRCS) $(TEST_MODULE_SRCS)) \
-		include/uapi/linux/af_demo.h
+		$(UAPI_HDRS)
 
 # kernel-doc comments: every warning (-Wall) fails.
 KERNEL_DOC := $(TOOLS)/scripts/kernel-doc
 kernel-doc: $(CHECKPATCH)
 	@out=$$(perl $(KERNEL_DOC) -none -Wall $(filter %.c %.h,$(MODULE_SRCS)) \
-		include/uapi/linux/af_demo.h 2>&1); \
+		$(UAPI_HDRS) 2>&1); \
 	[ -z "$$out" ] || { echo "$$out"; exit 1; }
 
 lint: checkpatch kernel-doc sparse man-lint
@@ -150,7 +152,7 @@ HDR_DIR = $(DESTDIR)/usr/include/linux
 MAN_DIR = $(DESTDIR)/usr/share/man/man7
 DKMS_DIR = $(DESTDIR)/usr/src/af_demo-$(VERSION)
 # What a DKMS build needs: Kbuild and the module's sources, no selftests/.
-DKMS_SRCS := dkms.conf VERSION $(MODULE_SRCS) include/uapi/linux/af_demo.h
+DKMS_SRCS := dkms.conf VERSION $(MODULE_SRCS) $(UAPI_HDRS)
 
 # depmod for INSTALL_KVER: the real tree, or DESTDIR's when it looks like a
 # module tree (has modules.order, as an installed kernel has); a bare
@@ -180,7 +182,8 @@ install-module: $(BUILD)/$(INSTALL_KVER)/af_demo.ko
 	$(depmod)
 
 install-headers:
-	install -D -m 0644 include/uapi/linux/af_demo.h $(HDR_DIR)/af_demo.h
+	install -d $(HDR_DIR)
+	install -m 0644 $(UAPI_HDRS) $(HDR_DIR)/
 
 install-man:
 	install -d $(MAN_DIR)
@@ -197,7 +200,7 @@ uninstall-module:
 	$(depmod)
 
 uninstall-headers:
-	rm -f $(HDR_DIR)/af_demo.h
+	rm -f $(addprefix $(HDR_DIR)/,$(notdir $(UAPI_HDRS)))
 	@$(if $(DESTDIR),$(call rmdir_empty,$(addprefix $(DESTDIR)/, \
 		usr/include/linux usr/include usr)))
 

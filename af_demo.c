@@ -729,10 +729,19 @@ static int __init demo_init(void)
 		goto err_ip_unregister;
 	}
 
+	err = demo_diag_init(family);
+	if (err) {
+		pr_err("cannot register sock_diag for family %d: %d\n",
+		       family, err);
+		goto err_sock_unregister;
+	}
+
 	pr_info("registered address family %d, IP protocol %d\n",
 		family, demo_ipproto);
 	return 0;
 
+err_sock_unregister:
+	sock_unregister(family);
 err_ip_unregister:
 	demo_ip_unregister();
 err_protosw_unregister:
@@ -748,6 +757,7 @@ err_mem_exit:
 
 static void __exit demo_exit(void)
 {
+	demo_diag_exit();
 	sock_unregister(family);
 	demo_ip_unregister();
 	demo_protosw_unregister_builtin(ARRAY_SIZE(demo_protosw_builtin));
