@@ -7,7 +7,8 @@
 #   make KDIR=<dir>         modules for a kernel build tree
 #   make lint               checkpatch --strict, kernel-doc, sparse (C=2),
 #                           man-lint
-#   make selftests          the userspace test programs
+#   make selftests          the userspace test programs (and the tools,
+#                           which demo_diag runs)
 #   make examples           the example programs
 #   make tools              the user tools: demo-ss, in build/bin/
 #   make clean
@@ -129,7 +130,7 @@ kernel-doc: $(CHECKPATCH)
 
 lint: checkpatch kernel-doc sparse man-lint
 
-selftests:
+selftests: tools
 	$(MAKE) -C selftests
 
 examples: $(BUILD)/examples/demo_echo

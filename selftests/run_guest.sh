@@ -29,6 +29,9 @@ TESTS=(
 	build/selftests/demo_seqmem:600
 	# what a connection inherits, control segments' routes, the hash
 	build/selftests/demo_seqinherit:600
+	# sock_diag dumps and demo-ss (build/bin/demo-ss); ends with an rmmod
+	# during and after a dump, and loads af_demo again
+	build/selftests/demo_diag:600
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
