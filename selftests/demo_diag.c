@@ -403,18 +403,27 @@ static int connect_tmo(int fd, const char *ip, unsigned short port, int ms)
 	return ret;
 }
 
-/* A connection to listener @c->lfd at @ip, accepted; 0 or -1. */
-static int conn_open(struct conn *c, const char *ip)
+/*
+ * A connection to listener @c->lfd at @ip from port @cport (0: ephemeral),
+ * accepted; 0 or -1.
+ */
+static int conn_open_from(struct conn *c, const char *ip, unsigned short cport)
 {
 	c->cli = sp_sock();
 	c->srv = -1;
-	if (c->cli < 0 || connect_tmo(c->cli, ip, c->lport, TMO))
+	if (c->cli < 0 || (cport && bind_to(c->cli, ip, cport)) ||
+	    connect_tmo(c->cli, ip, c->lport, TMO))
 		return -1;
 	if (!(wait_ev(c->lfd, POLLIN, TMO) & POLLIN))
 		return -1;
 	c->srv = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
 	c->cport = port_of(c->cli);
 	return c->srv < 0 || !c->cport ? -1 : 0;
+}
+
+static int conn_open(struct conn *c, const char *ip)
+{
+	return conn_open_from(c, ip, 0);
 }
 
 /*
@@ -663,6 +672,8 @@ TEST_F(lo, seqpacket_listener_and_connection)
 	ASSERT_LE(0, c.cli);
 	ASSERT_EQ(0, connect_tmo(c.cli, LO, c.lport, TMO));
 	c.cport = port_of(c.cli);
+	/* the client may be established before the listener queued its end */
+	ASSERT_EQ(POLLIN, wait_ev(c.lfd, POLLIN, TMO) & POLLIN);
 	ASSERT_EQ(0, diag_dump(&req, &d));
 	ASSERT_EQ(1, count(&d, DEMOPROTO_SEQPACKET, TCP_LISTEN, c.lport, 0, &e));
 	EXPECT_EQ(1, e->rql.rqueue);
@@ -1390,8 +1401,13 @@ TEST_F_TIMEOUT(mod, dump_holds_module_until_done, 180)
 	c.lfd = listener_on(LO, 64);
 	ASSERT_LE(0, c.lfd);
 	c.lport = port_of(c.lfd);
+	/*
+	 * Distinct client ports: an ephemeral one could meet a pair still in
+	 * TIME_WAIT, which the new connection would take over.
+	 */
 	for (i = 0; i < NTW; i++) {
-		ASSERT_EQ(0, conn_open(&c, LO)) TH_LOG("connection %d", i);
+		ASSERT_EQ(0, conn_open_from(&c, LO, 20000 + i))
+			TH_LOG("connection %d: %s", i, strerror(errno));
 		ASSERT_EQ(0, conn_close_tw(&c)) TH_LOG("close %d", i);
 	}
 	close(c.lfd);
