@@ -7,21 +7,24 @@
 #   make KDIR=<dir>         modules for a kernel build tree
 #   make lint               checkpatch --strict, kernel-doc, sparse (C=2),
 #                           man-lint
-#   make selftests          the userspace test programs
+#   make selftests          the userspace test programs (and the tools,
+#                           which demo_diag runs)
 #   make examples           the example programs
+#   make tools              the user tools: demo-ss, in build/bin/
 #   make clean
 #
 # Installation, for one kernel: KVER (default: the running kernel, uname -r)
 # or KDIR. DESTDIR is honoured throughout.
 #
 #   make install            af_demo.ko in /lib/modules/<kver>/updates (then
-#                           depmod), the uapi header, the man page; it
-#                           installs what make built (builds if nothing is)
+#                           depmod), the uapi headers, the man page, and
+#                           demo-ss with its man page; it installs what make
+#                           built (builds if nothing is)
 #   make uninstall          removes exactly those (then depmod)
 #   make dkms-install       the DKMS source tree, /usr/src/af_demo-<version>
 #   make dkms-uninstall
 #   make deb                the af-demo-dkms package, in build/deb/
-#   make man-lint           mandoc -Tlint on the man page
+#   make man-lint           mandoc -Tlint on the man pages
 #   make check-version      VERSION, dkms.conf and debian/changelog agree
 #
 # Each kernel gets its own build directory, build/<version>, holding links
@@ -46,8 +49,10 @@ kdir = $(or $(KDIR),/lib/modules/$(1)/build)
 MODULE_SRCS := Kbuild VERSION af_demo.c demo_proto.c demo_proto.h demo_compat.h \
 	       demo_port.c demo_dgram.c demo_raw.c demo_proc.c demo_sysctl.c \
 	       demo_seqpacket.h demo_seqpacket.c demo_seq_input.c \
-	       demo_seq_output.c demo_seq_cc.c demo_trace.h demo_trace.c
+	       demo_seq_output.c demo_seq_cc.c demo_trace.h demo_trace.c demo_diag.c
 TEST_MODULE_SRCS := selftests/demo_protosw_test.c selftests/demo_kunit.c
+# The userspace ABI: the family's and its sock_diag interface's.
+UAPI_HDRS := include/uapi/linux/af_demo.h include/uapi/linux/af_demo_diag.h
 
 # Module warnings are errors: the code must be clean with W=1.
 W ?= 1
@@ -58,9 +63,10 @@ LINUX_SOURCE_TAR ?= $(wildcard /usr/src/linux-source-6.12.tar.xz)
 TOOLS := $(BUILD)/tools
 CHECKPATCH := $(TOOLS)/scripts/checkpatch.pl
 
-.PHONY: all modules lint checkpatch kernel-doc sparse selftests examples clean FORCE \
-	install uninstall install-module uninstall-module install-headers \
-	uninstall-headers install-man uninstall-man dkms-install \
+.PHONY: all modules lint checkpatch kernel-doc sparse selftests examples tools clean \
+	FORCE install uninstall install-module uninstall-module install-headers \
+	uninstall-headers install-man uninstall-man install-tools \
+	uninstall-tools dkms-install \
 	dkms-uninstall deb man-lint check-version
 
 all: modules
@@ -119,7 +125,7 @@ checkpatch: $(CHECKPATCH)
 	$(CHECKPATCH) --strict --no-tree --show-types --terse \
 		--ignore CONST_STRUCT \
 		-f $(filter-out $(TRACE_HDRS),$(filter %.c %.h,$(MODULE_SRCS) $(TEST_MODULE_SRCS))) \
-		include/uapi/linux/af_demo.h
+		$(UAPI_HDRS)
 	$(CHECKPATCH) --strict --no-tree --show-types --terse \
 		--ignore CONST_STRUCT,$(TRACE_HDR_IGNORE) -f $(TRACE_HDRS)
 
@@ -127,17 +133,25 @@ checkpatch: $(CHECKPATCH)
 KERNEL_DOC := $(TOOLS)/scripts/kernel-doc
 kernel-doc: $(CHECKPATCH)
 	@out=$$(perl $(KERNEL_DOC) -none -Wall $(filter %.c %.h,$(MODULE_SRCS)) \
-		include/uapi/linux/af_demo.h 2>&1); \
+		$(UAPI_HDRS) 2>&1); \
 	[ -z "$$out" ] || { echo "$$out"; exit 1; }
 
 lint: checkpatch kernel-doc sparse man-lint
 
-selftests:
+selftests: tools
 	$(MAKE) -C selftests
 
 examples: $(BUILD)/examples/demo_echo
 
 $(BUILD)/examples/%: examples/%.c include/uapi/linux/af_demo.h
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -Wextra -Werror -O2 -Iinclude/uapi -o $@ $<
+
+# User tools, one directory each under tools/, built into build/bin/.
+TOOL_PROGS := demo-ss
+tools: $(addprefix $(BUILD)/bin/,$(TOOL_PROGS))
+
+$(BUILD)/bin/demo-ss: tools/demo-ss/demo-ss.c $(UAPI_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) -Wall -Wextra -Werror -O2 -Iinclude/uapi -o $@ $<
 
@@ -152,13 +166,17 @@ VERSION := $(shell cat $(SRC)/VERSION)
 INSTALL_KVER := $(or $(KVER),$(shell uname -r))
 DEPMOD ?= $(firstword $(wildcard /sbin/depmod /usr/sbin/depmod) depmod)
 MAN_PAGES := man/af_demo.7
+TOOL_MAN_PAGES := man/demo-ss.8
 
 MOD_DIR = $(DESTDIR)/lib/modules/$(INSTALL_KVER)/updates
 HDR_DIR = $(DESTDIR)/usr/include/linux
 MAN_DIR = $(DESTDIR)/usr/share/man/man7
+# demo-ss, as ss(8): in /usr/bin, its page in section 8.
+BIN_DIR = $(DESTDIR)/usr/bin
+MAN8_DIR = $(DESTDIR)/usr/share/man/man8
 DKMS_DIR = $(DESTDIR)/usr/src/af_demo-$(VERSION)
 # What a DKMS build needs: Kbuild and the module's sources, no selftests/.
-DKMS_SRCS := dkms.conf VERSION $(MODULE_SRCS) include/uapi/linux/af_demo.h
+DKMS_SRCS := dkms.conf VERSION $(MODULE_SRCS) $(UAPI_HDRS)
 
 # depmod for INSTALL_KVER: the real tree, or DESTDIR's when it looks like a
 # module tree (has modules.order, as an installed kernel has); a bare
@@ -176,7 +194,7 @@ endef
 # rmdir_empty DIR...: remove each DIR that is empty, deepest first.
 rmdir_empty = for d in $(1); do [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || true; done
 
-install: install-module install-headers install-man
+install: install-module install-headers install-man install-tools
 
 # As a kernel's modules_install, install installs what "make" built; it
 # builds first only when nothing is built for that kernel.
@@ -188,13 +206,14 @@ install-module: $(BUILD)/$(INSTALL_KVER)/af_demo.ko
 	$(depmod)
 
 install-headers:
-	install -D -m 0644 include/uapi/linux/af_demo.h $(HDR_DIR)/af_demo.h
+	install -d $(HDR_DIR)
+	install -m 0644 $(UAPI_HDRS) $(HDR_DIR)/
 
 install-man:
 	install -d $(MAN_DIR)
 	install -m 0644 $(MAN_PAGES) $(MAN_DIR)/
 
-uninstall: uninstall-module uninstall-headers uninstall-man
+uninstall: uninstall-module uninstall-headers uninstall-man uninstall-tools
 
 # The directories install may have created go too when empty: updates/
 # always (no Debian kernel ships one), the rest only inside DESTDIR.
@@ -205,7 +224,7 @@ uninstall-module:
 	$(depmod)
 
 uninstall-headers:
-	rm -f $(HDR_DIR)/af_demo.h
+	rm -f $(addprefix $(HDR_DIR)/,$(notdir $(UAPI_HDRS)))
 	@$(if $(DESTDIR),$(call rmdir_empty,$(addprefix $(DESTDIR)/, \
 		usr/include/linux usr/include usr)))
 
@@ -213,6 +232,18 @@ uninstall-man:
 	rm -f $(addprefix $(MAN_DIR)/,$(notdir $(MAN_PAGES)))
 	@$(if $(DESTDIR),$(call rmdir_empty,$(addprefix $(DESTDIR)/, \
 		usr/share/man/man7 usr/share/man usr/share usr)))
+
+# Built for the host, as "make tools" does, if nothing is built yet.
+install-tools: tools
+	install -d $(BIN_DIR) $(MAN8_DIR)
+	install -m 0755 $(addprefix $(BUILD)/bin/,$(TOOL_PROGS)) $(BIN_DIR)/
+	install -m 0644 $(TOOL_MAN_PAGES) $(MAN8_DIR)/
+
+uninstall-tools:
+	rm -f $(addprefix $(BIN_DIR)/,$(TOOL_PROGS)) \
+		$(addprefix $(MAN8_DIR)/,$(notdir $(TOOL_MAN_PAGES)))
+	@$(if $(DESTDIR),$(call rmdir_empty,$(addprefix $(DESTDIR)/, \
+		usr/bin usr/share/man/man8 usr/share/man usr/share usr)))
 
 # The DKMS source tree. Then, as root: dkms install af_demo/$(VERSION).
 dkms-install: check-version
@@ -243,7 +274,7 @@ deb: check-version
 
 MANDOC ?= mandoc
 man-lint:
-	$(MANDOC) -Tlint -W warning $(MAN_PAGES)
+	$(MANDOC) -Tlint -W warning $(MAN_PAGES) $(TOOL_MAN_PAGES)
 
 check-version:
 	@dkms=$$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' dkms.conf); \

@@ -713,6 +713,19 @@ static int __init demo_init(void)
 	if (err)
 		goto err_protosw_unregister;
 
+	/*
+	 * Before the family: once sock_register() succeeds, sockets may
+	 * exist, and no later step may fail. A family whose sock_diag slot
+	 * is taken (an in-tree family with its diag module) fails here with
+	 * EBUSY, as a taken family does below.
+	 */
+	err = demo_diag_init(family);
+	if (err) {
+		pr_err("address family %d is already registered (sock_diag)\n",
+		       family);
+		goto err_ip_unregister;
+	}
+
 	err = sock_register(&demo_family_ops);
 	if (err) {
 		/*
@@ -726,13 +739,15 @@ static int __init demo_init(void)
 			       family);
 			err = -EBUSY;
 		}
-		goto err_ip_unregister;
+		goto err_diag_exit;
 	}
 
 	pr_info("registered address family %d, IP protocol %d\n",
 		family, demo_ipproto);
 	return 0;
 
+err_diag_exit:
+	demo_diag_exit();
 err_ip_unregister:
 	demo_ip_unregister();
 err_protosw_unregister:
@@ -749,6 +764,7 @@ err_mem_exit:
 static void __exit demo_exit(void)
 {
 	sock_unregister(family);
+	demo_diag_exit();
 	demo_ip_unregister();
 	demo_protosw_unregister_builtin(ARRAY_SIZE(demo_protosw_builtin));
 	unregister_pernet_subsys(&demo_net_ops);

@@ -281,6 +281,10 @@ int demo_getsockopt(struct sock *sk, int level, int optname,
 int demo_proc_init_net(struct net *net);
 void demo_proc_exit_net(struct net *net);
 
+/* demo_diag.c: sock_diag dumps */
+int demo_diag_init(int family);
+void demo_diag_exit(void);
+
 #if IS_ENABLED(CONFIG_KUNIT)
 /* Pure logic, exported only to the KUnit suites (selftests/demo_kunit.c). */
 bool demo_protosw_match(int entry_protocol, int *protocol);

@@ -18,9 +18,14 @@
 #   man_lint                   mandoc -Tlint -W warning
 #   build_exclusive_kernel     dkms.conf's regex on sample versions
 #   install_bare               make install into an empty DESTDIR: exactly
-#                              the module, header and man page; no depmod
+#                              the module, headers, man pages and demo-ss;
+#                              no depmod
 #   installed_module_<kver>    its vermagic and net-pf-22 alias
-#   installed_header_compiles  a program using <linux/af_demo.h> from it
+#   installed_header_compiles  a program using <linux/af_demo.h> and
+#                              <linux/af_demo_diag.h> from it
+#   installed_demo_ss          demo-ss --help; without af_demo loaded, it
+#                              says so and fails (nothing is loaded: it
+#                              reads sysfs before it asks the kernel)
 #   uninstall_bare             make uninstall leaves DESTDIR empty
 #   install_depmod             into a DESTDIR module tree (modules.order):
 #                              depmod ran, modules.dep lists the module
@@ -125,9 +130,11 @@ install_bare() {
 	printf '%s\n' ./lib ./lib/modules "./lib/modules/$install_kver" \
 		"./lib/modules/$install_kver/updates" \
 		"./lib/modules/$install_kver/updates/af_demo.ko" \
-		./usr ./usr/include ./usr/include/linux \
-		./usr/include/linux/af_demo.h ./usr/share ./usr/share/man \
-		./usr/share/man/man7 ./usr/share/man/man7/af_demo.7 |
+		./usr ./usr/bin ./usr/bin/demo-ss ./usr/include ./usr/include/linux \
+		./usr/include/linux/af_demo.h ./usr/include/linux/af_demo_diag.h \
+		./usr/share ./usr/share/man \
+		./usr/share/man/man7 ./usr/share/man/man7/af_demo.7 \
+		./usr/share/man/man8 ./usr/share/man/man8/demo-ss.8 |
 		sort >"$tmp/bare.expected"
 	files "$d" >"$tmp/bare.actual"
 	same_list "$tmp/bare.expected" "$tmp/bare.actual"
@@ -149,18 +156,33 @@ installed_header_compiles() {
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <linux/af_demo.h>
+#include <linux/af_demo_diag.h>
 
 int main(void)
 {
 	struct sockaddr_demo sa = { .sdemo_family = AF_DEMO };
+	struct demo_diag_req req = { .sdiag_family = AF_DEMO };
 
 	return sizeof(sa) != sizeof(struct sockaddr_in) ||
 	       sizeof(struct demohdr) != 12 || SOL_DEMO != 299 ||
-	       DEMOPROTO_SEQPACKET != 2;
+	       DEMOPROTO_SEQPACKET != 2 || req.sdiag_protocol != 0 ||
+	       sizeof(struct demo_diag_msg) != 40 ||
+	       DEMO_DIAG_SEQINFO != 3;
 }
 EOF
 	cc -Wall -Werror -I"$tmp/bare/usr/include" -o "$tmp/hdr" "$tmp/hdr.c" &&
 		"$tmp/hdr"
+}
+
+installed_demo_ss() {
+	local ss=$tmp/bare/usr/bin/demo-ss out rc=0
+
+	[ -x "$ss" ] || return 1
+	"$ss" --help | grep -q '^Usage: demo-ss' || return 1
+	[ -e /sys/module/af_demo ] && { echo "af_demo is loaded: --help only"; return 0; }
+	out=$("$ss" -an 2>&1) || rc=$?
+	echo "demo-ss -an: exit $rc: $out"
+	[ "$rc" = 1 ] && [[ $out == *"is af_demo loaded?"* ]]
 }
 
 uninstall_bare() {
@@ -207,6 +229,7 @@ dkms_install() {
 	{
 		printf '%s\n' ./usr ./usr/src "$s" "$s/include" "$s/include/uapi" \
 			"$s/include/uapi/linux" "$s/include/uapi/linux/af_demo.h" \
+			"$s/include/uapi/linux/af_demo_diag.h" \
 			"$s/dkms.conf" "$s/Kbuild" "$s/VERSION"
 		for f in af_demo.c demo_*.c demo_*.h; do
 			echo "$s/$f"
@@ -234,6 +257,7 @@ deb_contents() {
 		 "./usr/src/af_demo-$version/af_demo.c" \
 		 "./usr/src/af_demo-$version/include/uapi/linux/af_demo.h" \
 		 ./usr/include/linux/af_demo.h \
+		 ./usr/include/linux/af_demo_diag.h \
 		 ./usr/share/man/man7/af_demo.7.gz; do
 		grep -qxF "$p" "$list" || { echo "missing: $p"; return 1; }
 	done
@@ -280,6 +304,7 @@ check build_exclusive_kernel build_exclusive_kernel
 if [ -n "$install_kver" ] && check install_bare install_bare; then
 	check "installed_module_$install_kver" installed_module
 	check installed_header_compiles installed_header_compiles
+	check installed_demo_ss installed_demo_ss
 	check uninstall_bare uninstall_bare
 	check install_depmod install_depmod && check uninstall_depmod uninstall_depmod
 elif [ -z "$install_kver" ]; then

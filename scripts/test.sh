@@ -78,7 +78,7 @@ mkdir -p "$results/lanes"
 # The programs of the functional lane (see above).
 FUNCTIONAL="demo_dgram demo_module demo_socat demo_install demo_kunit"
 FUNCTIONAL+=" demo_seqpacket demo_seqpath demo_seqmem demo_seqinherit"
-FUNCTIONAL+=" demo_observe"
+FUNCTIONAL+=" demo_observe demo_diag"
 
 # The lanes: NAME|VM-RUN KERNEL ARGS|TESTS ("" for all).
 own_kdir=${KDIR:-}
@@ -149,6 +149,7 @@ for k in $kvers; do
 done
 run build_selftests make selftests
 run build_examples make examples
+run build_tools make tools
 run lint_checkpatch make checkpatch
 run lint_kernel_doc make kernel-doc
 for k in $kvers; do

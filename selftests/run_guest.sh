@@ -31,6 +31,9 @@ TESTS=(
 	build/selftests/demo_seqinherit:600
 	# DEMO_INFO and the af_demo tracepoints (issue #13)
 	build/selftests/demo_observe:300
+	# sock_diag dumps and demo-ss (build/bin/demo-ss); ends with an rmmod
+	# during and after a dump, and loads af_demo again
+	build/selftests/demo_diag:600
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
