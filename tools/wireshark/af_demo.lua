@@ -154,6 +154,9 @@ end
 demo.prefs.ipproto = Pref.uint("IP protocol number", IPPROTO_DEMO,
 	"IP protocol number of DEMO packets (the af_demo module's ipproto= parameter)")
 
+demo.prefs.check_checksum = Pref.bool("Validate the checksum", true,
+	"Verify the DEMO checksum (over the IPv4 pseudo-header, as UDP's)")
+
 local ip_src_f = Field.new("ip.src")
 local ip_dst_f = Field.new("ip.dst")
 local ip_proto_f = Field.new("ip.proto")
@@ -191,16 +194,25 @@ local function csum_sum(tvb, len, src, dst, proto)
 	local sum = math.floor(src / 65536) + src % 65536 +
 		math.floor(dst / 65536) + dst % 65536 + proto + len
 	local s = tvb:raw(0, len)
-	local i = 1
-	while i + 1 <= len do
-		if i ~= 9 then
-			local a, b = s:byte(i, i + 1)
-			sum = sum + a * 256 + b
-		end
-		i = i + 2
-		if i % 8192 == 1 then
+	-- the header without its checksum, then 16 bytes at a time
+	local a, b, c, d, e5, f6, g, h = s:byte(1, 8)
+	sum = sum + (a + c + e5 + g) * 256 + b + d + f6 + h +
+		s:byte(11) * 256 + s:byte(12)
+	local i = 13
+	while i + 15 <= len do
+		local b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13,
+			b14, b15, b16 = s:byte(i, i + 15)
+		sum = sum + (b1 + b3 + b5 + b7 + b9 + b11 + b13 + b15) * 256 +
+			b2 + b4 + b6 + b8 + b10 + b12 + b14 + b16
+		i = i + 16
+		if i % 16384 == 13 then
 			sum = fold(sum)
 		end
+	end
+	while i + 1 <= len do
+		local hi, lo = s:byte(i, i + 1)
+		sum = sum + hi * 256 + lo
+		i = i + 2
 	end
 	if i == len then
 		sum = sum + s:byte(i) * 256
@@ -237,7 +249,7 @@ local function before(a, b)
 	return d ~= 0 and d < 2147483648
 end
 
-local function stream_for(key, pinfo, ep_src, new_conn)
+local function stream_for(key, ep_src, new_conn)
 	local s = streams[key]
 	if not s or new_conn then
 		s = { index = next_stream, a = ep_src, dir = { {}, {} } }
@@ -270,7 +282,7 @@ local function analyse_seq(pinfo, key, ep_src, flags, seq, ack, sacks, plen)
 	local syn_only = has(flags, SYN) and not has(flags, ACK)
 	local s = streams[key]
 	local new_conn = syn_only and s ~= nil and s.syn_seq ~= seq
-	s = stream_for(key, pinfo, ep_src, new_conn)
+	s = stream_for(key, ep_src, new_conn)
 	if syn_only then
 		s.syn_seq = seq
 	end
@@ -322,7 +334,7 @@ local function analyse_seq(pinfo, key, ep_src, flags, seq, ack, sacks, plen)
 end
 
 local function analyse_dgram(key, ep_src)
-	local s = stream_for(key, nil, ep_src, false)
+	local s = stream_for(key, ep_src, false)
 	return { stream = s.index }
 end
 
@@ -414,7 +426,7 @@ local function dissect_seq(tvb, pinfo, dtree, hlen, flags, ana_key,
 		local o = DEMO_HDR_LEN + DEMO_SEQ_HDR_LEN + (i - 1) * DEMO_SACK_LEN
 		local rb = res.sacks and res.sacks[i] or b
 		local st = dtree:add(f.sack, tvb(o, DEMO_SACK_LEN))
-		st:set_text(string.format("SACK Block %d: %u-%u", i, rb[1], rb[2]))
+		st:set_text(string.format("SACK Block %d: %d-%d", i, rb[1], rb[2]))
 		st:add(f.sack_le, tvb(o, 4), rb[1])
 		st:add(f.sack_re, tvb(o + 4, 4), rb[2])
 		st:add(f.sack_le_raw, tvb(o, 4))
@@ -452,17 +464,17 @@ local function dissect_seq(tvb, pinfo, dtree, hlen, flags, ana_key,
 		dtree:add_proto_expert_info(e.lost)
 		pre = "[Previous segment not captured] "
 	end
-	table.insert(info, string.format("Seq=%u", res.seq))
+	table.insert(info, string.format("Seq=%d", res.seq))
 	if has(flags, ACK) then
-		table.insert(info, string.format("Ack=%u", res.ack))
+		table.insert(info, string.format("Ack=%d", res.ack))
 	end
-	table.insert(info, string.format("Win=%u", win))
-	table.insert(info, string.format("Len=%u", plen))
+	table.insert(info, string.format("Win=%d", win))
+	table.insert(info, string.format("Len=%d", plen))
 	if #sacks > 0 then
 		local l = {}
 		for i, b in ipairs(sacks) do
 			local rb = res.sacks and res.sacks[i] or b
-			table.insert(l, string.format("%u-%u", rb[1], rb[2]))
+			table.insert(l, string.format("%d-%d", rb[1], rb[2]))
 		end
 		table.insert(info, "SACK=" .. table.concat(l, ","))
 	end
@@ -470,13 +482,13 @@ local function dissect_seq(tvb, pinfo, dtree, hlen, flags, ana_key,
 		local mt = dtree:add(f.msg_segments, res.msg.count)
 		mt:set_generated()
 		mt:add_proto_expert_info(e.msg, string.format(
-			"Message complete: %u segment(s), %u bytes",
+			"Message complete: %d segment(s), %d bytes",
 			res.msg.count, res.msg.len))
 		dtree:add(f.msg_len, res.msg.len):set_generated()
 		for _, fr in ipairs(res.msg.frames) do
 			dtree:add(f.msg_frame, fr):set_generated()
 		end
-		table.insert(info, string.format("[Message: %u bytes]", res.msg.len))
+		table.insert(info, string.format("[Message: %d bytes]", res.msg.len))
 	end
 	return table.concat(info, " "), short and hlen or sack_hlen, plen, pre
 end
@@ -491,7 +503,7 @@ function demo.dissector(tvb, pinfo, tree)
 
 	if reported < DEMO_HDR_LEN and not quoted then
 		dtree:add_proto_expert_info(e.short)
-		pinfo.cols.info = string.format("DEMO packet too short (%u bytes)",
+		pinfo.cols.info = string.format("DEMO packet too short (%d bytes)",
 			reported)
 		return avail
 	end
@@ -504,7 +516,7 @@ function demo.dissector(tvb, pinfo, tree)
 	local version = tvb(4, 1):uint()
 	local ptype = tvb(5, 1):uint()
 
-	dtree:append_text(string.format(", Src Port: %u, Dst Port: %u",
+	dtree:append_text(string.format(", Src Port: %d, Dst Port: %d",
 		sport, dport))
 	dtree:add(f.srcport, tvb(0, 2))
 	dtree:add(f.dstport, tvb(2, 2))
@@ -513,7 +525,7 @@ function demo.dissector(tvb, pinfo, tree)
 	local it = dtree:add(f.version, tvb(4, 1))
 	if version ~= DEMO_VERSION then
 		it:add_proto_expert_info(e.bad_version, string.format(
-			"Unknown version %u (this is wire format %u)", version,
+			"Unknown version %d (this is wire format %d)", version,
 			DEMO_VERSION))
 	end
 	it = dtree:add(f.type, tvb(5, 1))
@@ -525,7 +537,7 @@ function demo.dissector(tvb, pinfo, tree)
 		if quoted then
 			dtree:add_proto_expert_info(e.quoted)
 		end
-		pinfo.cols.info = string.format("%u %s %u (quoted header)", sport,
+		pinfo.cols.info = string.format("%d %s %d (quoted header)", sport,
 			ARROW, dport)
 		return avail
 	end
@@ -540,20 +552,20 @@ function demo.dissector(tvb, pinfo, tree)
 	it = dtree:add(f.length, tvb(6, 2))
 	if length < DEMO_HDR_LEN then
 		it:add_proto_expert_info(e.len_short, string.format(
-			"Length %u below the 12-byte header", length))
+			"Length %d below the 12-byte header", length))
 		hlen = reported
 		len_ok = false
 	elseif length > reported then
 		if not quoted then
 			it:add_proto_expert_info(e.len_long, string.format(
-				"Length %u beyond the IP payload of %u bytes",
+				"Length %d beyond the IP payload of %d bytes",
 				length, reported))
 		end
 		hlen = reported
 		len_ok = false
 	elseif length < reported then
 		it:add_proto_expert_info(e.trailing, string.format(
-			"%u bytes beyond Length (trimmed by the receiver)",
+			"%d bytes beyond Length (trimmed by the receiver)",
 			reported - length))
 	end
 
@@ -562,7 +574,8 @@ function demo.dissector(tvb, pinfo, tree)
 	local src = last(ip_src_f())
 	local dst = last(ip_dst_f())
 	local ipp = last(ip_proto_f())
-	if len_ok and not quoted and avail >= length and src and dst and ipp then
+	if demo.prefs.check_checksum and len_ok and not quoted and
+			avail >= length and src and dst and ipp then
 		local sum0 = csum_sum(tvb, length, src.range:uint(),
 			dst.range:uint(), ipp.value)
 		-- valid if the sum with the field folds to 0xffff; a computed
@@ -621,11 +634,11 @@ function demo.dissector(tvb, pinfo, tree)
 	local key = ptype .. "/" .. (ep_src < ep_dst and ep_src .. "/" .. ep_dst
 		or ep_dst .. "/" .. ep_src)
 
-	local prefix = string.format("%u %s %u ", sport, ARROW, dport)
+	local prefix = string.format("%d %s %d ", sport, ARROW, dport)
 	local poff, plen = DEMO_HDR_LEN, hlen - DEMO_HDR_LEN
 	if version ~= DEMO_VERSION or types[ptype] == nil then
 		pinfo.cols.info = prefix .. string.format(
-			"Version=%u Type=%u Len=%u", version, ptype, plen)
+			"Version=%d Type=%d Len=%d", version, ptype, plen)
 	elseif ptype == DEMOPROTO_DGRAM then
 		if not quoted then
 			local res = frames[pinfo.number]
@@ -635,7 +648,7 @@ function demo.dissector(tvb, pinfo, tree)
 			end
 			dtree:add(f.stream, res.stream):set_generated()
 		end
-		pinfo.cols.info = prefix .. string.format("Len=%u", plen)
+		pinfo.cols.info = prefix .. string.format("Len=%d", plen)
 	else
 		pinfo.cols.protocol = "DEMO-SEQ"
 		local text, seg_hlen, seg_plen, pre = dissect_seq(tvb, pinfo,
