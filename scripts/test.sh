@@ -6,8 +6,10 @@
 #      virtme-ng, the packaging tools);
 #   2. build the module for every Debian kernel of the matrix (W=1,
 #      warnings are errors), the selftests and the examples; make lint
-#      (checkpatch --strict, sparse, the man page); the install, DKMS and
-#      package checks (scripts/install-test.sh, nothing is loaded here);
+#      (checkpatch --strict, sparse, the man page); the Wireshark
+#      dissector on crafted packets (tools/wireshark/test.sh, tshark);
+#      the install, DKMS and package checks (scripts/install-test.sh,
+#      nothing is loaded here);
 #   3. the kernel lanes, each a virtme-ng guest (scripts/vm-run.sh) running
 #      selftests/run_guest.sh, whose kernel log must be clean:
 #        Debian 6.1, 6.12 and 6.12 PREEMPT_RT (scripts/kernels.sh),
@@ -153,6 +155,9 @@ run lint_kernel_doc make kernel-doc
 for k in $kvers; do
 	run "lint_sparse_$k" make "sparse-$k" KVER="$k"
 done
+# The Wireshark dissector decoding crafted packets with tshark: no module,
+# no guest; its TAP output in the log.
+run wireshark_dissector tools/wireshark/test.sh
 if [ -z "$own_kdir" ]; then
 	run lint_man make man-lint
 	# Install, DKMS and the Debian package, on this machine (nothing is
