@@ -201,6 +201,21 @@ def packets():
     add("SYN of a new connection, same ports", pkt, {
         "demo.stream": "2", "demo.seq": "0", "demo.seq_raw": "12345"})
 
+    # A connection caught in the middle: numbers relative to the first
+    # seen (as 1), a gap, a message whose start was not captured.
+    pkt, ck = demo(c, s, 40011, sp, SEQPACKET,
+                   seqhdr(500, 9000, 32, payload=b"m"), ACK | EOR)
+    add("mid-stream data, first seen", pkt, {
+        "demo.stream": "3", "demo.seq": "1", "demo.ack": "1",
+        "demo.msg.segments": None})
+    pkt, ck = demo(c, s, 40011, sp, SEQPACKET,
+                   seqhdr(503, 9000, 32, payload=b"n"), ACK | EOR)
+    add("after a gap", pkt, {
+        "demo.stream": "3", "demo.seq": "4", "demo.msg.segments": None,
+        "_ws.col.Info": "[Previous segment not captured] 40011 \u2192 7100 "
+                        "[EOR, ACK] Seq=4 Ack=1 Win=32 Len=1"},
+        ["demo.analysis.lost_segment"])
+
     # Malformed packets.
     add("shorter than the header", ipv4(c, s, b"\x9c\x41\x1b\x58\x02\x01\x00\x0c"),
         {"demo.length": None}, ["demo.short"])
@@ -275,7 +290,8 @@ def packets():
     pkt, ck = demo(c, s, 40000, 7000, DGRAM, b"hello", extra=b"\0\0\0\0")
     add("bytes beyond Length (padding)", pkt, {
         "demo.length": "17", "demo.len": "5", "demo.checksum.status": "1",
-        "demo.padding": "00000000"}, ["demo.length.trailing"])
+        "demo.padding": "00000000", "demo.stream": "0"},
+        ["demo.length.trailing"])
 
     # An ICMP port unreachable quoting a datagram: IP header and 8 bytes.
     pkt, ck = demo(c, s, 40000, 7000, DGRAM, b"hello")
