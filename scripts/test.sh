@@ -78,7 +78,8 @@ mkdir -p "$results/lanes"
 : >"$cases"
 
 # The programs of the functional lane (see above).
-FUNCTIONAL="demo_dgram demo_module demo_socat demo_install demo_kunit"
+FUNCTIONAL="demo_dgram demo_module demo_socat demo_wireshark demo_install"
+FUNCTIONAL+=" demo_kunit"
 FUNCTIONAL+=" demo_seqpacket demo_seqpath demo_seqmem demo_seqinherit"
 
 # The lanes: NAME|VM-RUN KERNEL ARGS|TESTS ("" for all).
