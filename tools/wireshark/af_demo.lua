@@ -19,7 +19,8 @@
 -- Install: copy to ~/.local/lib/wireshark/plugins/ (see README), or run
 --   tshark -X lua_script:tools/wireshark/af_demo.lua -r capture.pcap
 -- Preference: demo.ipproto, the IP protocol number (-o demo.ipproto:254).
--- Works with the Lua 5.1 to 5.4 of Wireshark 3.x and 4.x (no bit library).
+-- Plain Lua arithmetic, no bit library, for the Lua 5.2 of Wireshark 3.x
+-- and 4.0-4.2 and the 5.4 of later ones; tested with Debian 12's 4.0.
 
 local demo = Proto("demo", "DEMO Protocol (AF_DEMO)")
 
