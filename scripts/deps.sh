@@ -5,7 +5,8 @@
 # the Debian kernels of the test matrix (6.1, 6.12, 6.12 PREEMPT_RT: images
 # and headers), the kernel source package (kselftest harness, checkpatch,
 # the debug kernel), QEMU and virtme-ng for the test VMs, the tools the
-# tests run inside them, and what packaging needs (dkms, debhelper,
+# tests run inside them, tshark for the Wireshark dissector's test
+# (tools/wireshark/test.sh), and what packaging needs (dkms, debhelper,
 # mandoc).  virtme-ng comes from the machine's own sources where the
 # release has it (Debian 13+, Ubuntu 24.04+), else from Debian trixie
 # through scripts/apt-private.sh.  A second run installs nothing.
@@ -19,7 +20,7 @@ PACKAGES="
 	linux-source-6.12
 	qemu-system-x86 debian-archive-keyring
 	python3 python3-argcomplete python3-pkg-resources python3-requests file
-	iproute2 socat strace sparse
+	iproute2 socat strace sparse tshark
 	dkms dh-dkms debhelper dpkg-dev fakeroot mandoc
 "
 
@@ -36,6 +37,8 @@ if [ "$(id -u)" != 0 ]; then
 	echo "deps: run as root to install packages" >&2
 	exit 1
 fi
+# Non-interactive: debconf keeps its defaults (tshark's wireshark-common
+# asks whether non-root users may capture: no).
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 vng=

@@ -6,8 +6,10 @@
 #      virtme-ng, the packaging tools);
 #   2. build the module for every Debian kernel of the matrix (W=1,
 #      warnings are errors), the selftests and the examples; make lint
-#      (checkpatch --strict, sparse, the man page); the install, DKMS and
-#      package checks (scripts/install-test.sh, nothing is loaded here);
+#      (checkpatch --strict, sparse, the man page); the Wireshark
+#      dissector on crafted packets (tools/wireshark/test.sh, tshark);
+#      the install, DKMS and package checks (scripts/install-test.sh,
+#      nothing is loaded here);
 #   3. the kernel lanes, each a virtme-ng guest (scripts/vm-run.sh) running
 #      selftests/run_guest.sh, whose kernel log must be clean:
 #        Debian 6.1, 6.12 and 6.12 PREEMPT_RT (scripts/kernels.sh),
@@ -76,7 +78,8 @@ mkdir -p "$results/lanes"
 : >"$cases"
 
 # The programs of the functional lane (see above).
-FUNCTIONAL="demo_dgram demo_module demo_socat demo_install demo_kunit"
+FUNCTIONAL="demo_dgram demo_module demo_socat demo_wireshark demo_install"
+FUNCTIONAL+=" demo_kunit"
 FUNCTIONAL+=" demo_seqpacket demo_seqpath demo_seqmem demo_seqinherit"
 FUNCTIONAL+=" demo_observe demo_diag"
 
@@ -155,6 +158,9 @@ run lint_kernel_doc make kernel-doc
 for k in $kvers; do
 	run "lint_sparse_$k" make "sparse-$k" KVER="$k"
 done
+# The Wireshark dissector decoding crafted packets with tshark: no module,
+# no guest; its TAP output in the log.
+run wireshark_dissector tools/wireshark/test.sh
 if [ -z "$own_kdir" ]; then
 	run lint_man make man-lint
 	# Install, DKMS and the Debian package, on this machine (nothing is

@@ -17,6 +17,8 @@ TESTS=(
 	build/selftests/demo_dgram:600
 	build/selftests/demo_module:900
 	selftests/demo_socat.sh:300
+	# tshark with tools/wireshark/af_demo.lua decoding captured traffic
+	selftests/demo_wireshark.sh:300
 	# make install, autoload by socket(), make uninstall (unloads af_demo)
 	selftests/demo_install.sh:600
 	selftests/demo_kunit.sh:300
