@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 IPPROTO_DEMO = 253
 DGRAM, SEQPACKET = 1, 2
 SYN, ACK, FIN, RST, EOR = 0x01, 0x02, 0x04, 0x08, 0x10
-CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
+CLIENT, SERVER = "198.18.0.1", "198.18.0.2"
 
 
 def csum(data):
