@@ -432,12 +432,18 @@ static int demo_seq_send_head(struct sock *sk)
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	struct sk_buff *skb = ssk->send_head;
+	u32 now = demo_seq_clock_us();
 	int err;
 
+	/*
+	 * Stamped before the transmission, as TCP's skb_mstamp_ns: the
+	 * transmit path may run softirqs (the peer's receive over veth, its
+	 * ACK) for milliseconds, which a later stamp would take off the RTT.
+	 */
 	err = demo_seq_transmit(sk, skb, true);
 	if (err)
 		return err;
-	DEMO_SEQ_CB(skb)->sent = demo_seq_clock_us();
+	DEMO_SEQ_CB(skb)->sent = now;
 	DEMO_SEQ_CB(skb)->tx = ++ssk->tx_count;
 	ssk->snd_nxt = DEMO_SEQ_CB(skb)->seq + 1;
 	ssk->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
@@ -457,6 +463,7 @@ static int demo_seq_retransmit(struct sock *sk, struct sk_buff *skb,
 {
 	struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	struct demo_seq_cb *cb = DEMO_SEQ_CB(skb);
+	u32 now = demo_seq_clock_us();	/* before: see demo_seq_send_head() */
 	int err;
 
 	err = demo_seq_transmit(sk, skb, true);
@@ -464,7 +471,7 @@ static int demo_seq_retransmit(struct sock *sk, struct sk_buff *skb,
 		return err;
 	trace_demo_seq_retransmit(sk, cb->seq, why);
 	cb->retransmitted = 1;
-	cb->sent = demo_seq_clock_us();
+	cb->sent = now;
 	cb->tx = ++ssk->tx_count;
 	ssk->stats.data_segs_out++;
 	ssk->stats.total_retrans++;
