@@ -24,9 +24,12 @@
  * more, as TCP's SYN cookies.
  */
 
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/icmp.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/net.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/siphash.h>
@@ -1292,6 +1295,9 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 	 */
 	sk = sk_clone_lock(lsk, GFP_ATOMIC);
 	if (!sk) {
+		net_dbg_ratelimited("listener %pI4:%u: no memory for a connection\n",
+				    &inet_sk(lsk)->inet_rcv_saddr,
+				    ntohs(inet_sk(lsk)->inet_sport));
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
 		return NULL;
 	}
@@ -1333,6 +1339,9 @@ static struct sock *demo_seq_child(struct sock *lsk, struct sk_buff *skb,
 	}
 	if (lsk->sk_state != TCP_LISTEN || sk_acceptq_is_full(lsk)) {
 		spin_unlock(&lssk->accept_lock);
+		net_dbg_ratelimited("listener %pI4:%u: accept queue full, resetting a handshake\n",
+				    &inet_sk(lsk)->inet_rcv_saddr,
+				    ntohs(inet_sk(lsk)->inet_sport));
 		demo_inc_stats(net, DEMO_MIB_LISTENOVERFLOWS);
 		demo_inc_stats(net, DEMO_MIB_LISTENDROPS);
 		trace_demo_seq_drop(lsk, skb, DEMO_MIB_LISTENOVERFLOWS);

@@ -29,8 +29,11 @@
  * from a retransmitted one (Karn).
  */
 
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/jiffies.h>
 #include <linux/math64.h>
+#include <linux/net.h>
 #include <linux/slab.h>
 #include <net/ip.h>
 #include <net/l3mdev.h>
@@ -972,6 +975,11 @@ static void demo_seq_rtx_fire(struct sock *sk)
 					       READ_ONCE(ctl->retries);
 	if (ssk->retries >= limit) {
 		demo_inc_stats(net, DEMO_MIB_TIMEOUTS);
+		net_dbg_ratelimited("%pI4:%u -> %pI4:%u: no answer after %u retransmissions, aborting\n",
+				    &inet_sk(sk)->inet_saddr,
+				    ntohs(inet_sk(sk)->inet_sport),
+				    &inet_sk(sk)->inet_daddr,
+				    ntohs(inet_sk(sk)->inet_dport), ssk->retries);
 		if (sk->sk_state == TCP_SYN_SENT)
 			demo_inc_stats(net, DEMO_MIB_ATTEMPTFAILS);
 		demo_seq_abort(sk, ETIMEDOUT);
@@ -1072,6 +1080,11 @@ static void demo_seq_keepalive_fire(struct sock *sk)
 	}
 	if (ssk->ka_probes >= READ_ONCE(ctl->keepalive_probes)) {
 		demo_inc_stats(net, DEMO_MIB_TIMEOUTS);
+		net_dbg_ratelimited("%pI4:%u -> %pI4:%u: %u keepalive probes unanswered, aborting\n",
+				    &inet_sk(sk)->inet_saddr,
+				    ntohs(inet_sk(sk)->inet_sport),
+				    &inet_sk(sk)->inet_daddr,
+				    ntohs(inet_sk(sk)->inet_dport), ssk->ka_probes);
 		demo_seq_abort(sk, ETIMEDOUT);
 		return;
 	}
@@ -1357,10 +1370,13 @@ void demo_seq_time_wait(struct sock *sk)
 	struct demo_tw *tw = NULL;
 	u32 h;
 
-	if (atomic_inc_return(&dn->tw_count) > READ_ONCE(dn->seq.max_tw))
+	if (atomic_inc_return(&dn->tw_count) > READ_ONCE(dn->seq.max_tw)) {
 		demo_inc_stats(sock_net(sk), DEMO_MIB_TIMEWAITOVERFLOW);
-	else
+		net_dbg_ratelimited("TIME_WAIT table full (seqpacket_max_tw): %pI4:%u closes without it\n",
+				    &inet->inet_saddr, ntohs(inet->inet_sport));
+	} else {
 		tw = kmalloc(sizeof(*tw), GFP_ATOMIC);
+	}
 	if (!tw)
 		atomic_dec(&dn->tw_count);
 	if (tw) {

@@ -21,8 +21,11 @@
  * transitions are drawn in docs/PROTOCOL.md.
  */
 
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <asm/ioctls.h>
 #include <linux/memcontrol.h>
+#include <linux/net.h>
 #include <linux/percpu_counter.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
@@ -605,6 +608,11 @@ out_orphan:
 	if (sk->sk_state != TCP_CLOSE && !demo_seq_orphan_add(sk)) {
 		/* As TCP beyond tcp_max_orphans: reset rather than linger. */
 		demo_inc_stats(net, DEMO_MIB_ORPHANOVERFLOW);
+		net_dbg_ratelimited("too many orphans: resetting %pI4:%u -> %pI4:%u\n",
+				    &inet_sk(sk)->inet_saddr,
+				    ntohs(inet_sk(sk)->inet_sport),
+				    &inet_sk(sk)->inet_daddr,
+				    ntohs(inet_sk(sk)->inet_dport));
 		demo_seq_send_reset(sk, DEMO_RST_ORPHANS);
 		demo_seq_done(sk);
 	}
@@ -1072,6 +1080,7 @@ void demo_seq_accept_memcg(struct sock *sk)
 
 fail:
 	demo_inc_stats(sock_net(sk), DEMO_MIB_MEMCGCHARGEFAILS);
+	net_dbg_ratelimited("accept: the memory cgroup refused the charge of an accepted connection\n");
 #endif
 }
 #endif
