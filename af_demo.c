@@ -713,19 +713,6 @@ static int __init demo_init(void)
 	if (err)
 		goto err_protosw_unregister;
 
-	/*
-	 * Before the family: once sock_register() succeeds, sockets may
-	 * exist, and no later step may fail. A family whose sock_diag slot
-	 * is taken (an in-tree family with its diag module) fails here with
-	 * EBUSY, as a taken family does below.
-	 */
-	err = demo_diag_init(family);
-	if (err) {
-		pr_err("address family %d is already registered (sock_diag)\n",
-		       family);
-		goto err_ip_unregister;
-	}
-
 	err = sock_register(&demo_family_ops);
 	if (err) {
 		/*
@@ -739,15 +726,23 @@ static int __init demo_init(void)
 			       family);
 			err = -EBUSY;
 		}
-		goto err_diag_exit;
+		goto err_ip_unregister;
 	}
+
+	/*
+	 * Last, and not allowed to fail: a sock_diag request holds the
+	 * module, which a failed init would free under a dump it started.
+	 * A family whose sock_diag slot is taken (by the diag module of an
+	 * in-tree family not loaded) works without listing.
+	 */
+	if (demo_diag_init(family))
+		pr_warn("sock_diag of family %d is taken: no socket listing\n",
+			family);
 
 	pr_info("registered address family %d, IP protocol %d\n",
 		family, demo_ipproto);
 	return 0;
 
-err_diag_exit:
-	demo_diag_exit();
 err_ip_unregister:
 	demo_ip_unregister();
 err_protosw_unregister:
@@ -763,8 +758,8 @@ err_mem_exit:
 
 static void __exit demo_exit(void)
 {
-	sock_unregister(family);
 	demo_diag_exit();
+	sock_unregister(family);
 	demo_ip_unregister();
 	demo_protosw_unregister_builtin(ARRAY_SIZE(demo_protosw_builtin));
 	unregister_pernet_subsys(&demo_net_ops);

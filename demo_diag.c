@@ -351,6 +351,8 @@ static int demo_diag_handler_dump(struct sk_buff *skb, struct nlmsghdr *nlh)
 	return netlink_dump_start(net->diag_nlsk, skb, nlh, &c);
 }
 
+static bool demo_diag_registered __ro_after_init;
+
 /* Not const: .family is the family parameter, set by demo_diag_init(). */
 static struct sock_diag_handler demo_diag_handler __ro_after_init = {
 	.owner	= THIS_MODULE,
@@ -361,18 +363,23 @@ static struct sock_diag_handler demo_diag_handler __ro_after_init = {
  * demo_diag_init() - answer sock_diag requests for AF_DEMO
  * @family: the address family AF_DEMO is registered as
  *
- * Context: module init.
- * Return: 0, or -EBUSY if another handler serves @family.
+ * Context: module init, the last step: nothing may fail after it.
+ * Return: 0, or -EBUSY if another handler serves @family (then
+ * demo_diag_exit() does nothing).
  */
 int __init demo_diag_init(int family)
 {
+	int err;
+
 	/* A request begins as struct sock_diag_req, which routes it. */
 	BUILD_BUG_ON(offsetof(struct demo_diag_req, sdiag_family) !=
 		     offsetof(struct sock_diag_req, sdiag_family));
 	BUILD_BUG_ON(offsetof(struct demo_diag_req, sdiag_protocol) !=
 		     offsetof(struct sock_diag_req, sdiag_protocol));
 	demo_diag_handler.family = family;
-	return sock_diag_register(&demo_diag_handler);
+	err = sock_diag_register(&demo_diag_handler);
+	demo_diag_registered = !err;
+	return err;
 }
 
 /**
@@ -384,5 +391,6 @@ int __init demo_diag_init(int family)
  */
 void demo_diag_exit(void)
 {
-	sock_diag_unregister(&demo_diag_handler);
+	if (demo_diag_registered)
+		sock_diag_unregister(&demo_diag_handler);
 }
