@@ -46,6 +46,11 @@ TESTS=(
 	build/selftests/demo_faults:900
 	build/selftests/demo_soak:1500
 )
+# The programs run with every af_demo tracepoint enabled (in a tracefs
+# instance of their own): the events' code must take hostile input too.
+TRACED=(demo_pktfuzz demo_sysfuzz)
+TRACEFS=/sys/kernel/tracing
+TRACE_INST=$TRACEFS/instances/afdemo_traced
 MOD=af_demo
 # Kernel modules the tests need besides af_demo (the guest does not autoload).
 GUEST_MODULES=(veth sch_netem sch_tbf vrf sch_ingress cls_cgroup act_gact)
@@ -125,6 +130,31 @@ final_rmmod() {
 	fi
 }
 
+# trace_start: every af_demo event on, into a fresh instance; false where
+# the kernel has no tracing (then the program runs untraced)
+trace_start() {
+	[ -d "$TRACEFS/instances" ] ||
+		mount -t tracefs nodev "$TRACEFS" 2>/dev/null || return 1
+	[ -d "$TRACEFS/events/af_demo" ] || return 1
+	rmdir "$TRACE_INST" 2>/dev/null || true
+	mkdir "$TRACE_INST" &&
+		echo 1 >"$TRACE_INST/events/af_demo/enable" &&
+		echo 1 >"$TRACE_INST/tracing_on"
+}
+
+# trace_stop NAME: the instance recorded af_demo events; it is removed
+# shellcheck disable=SC2317
+trace_stop() {
+	local n
+
+	echo 0 >"$TRACE_INST/tracing_on"
+	n=$(grep -c ' demo_' "$TRACE_INST/trace" || true)
+	echo 0 >"$TRACE_INST/events/af_demo/enable" 2>/dev/null || true
+	rmdir "$TRACE_INST" || diag "cannot remove $TRACE_INST"
+	diag "$1: $n af_demo events in the trace buffer at the end"
+	[ "$n" -gt 0 ]
+}
+
 # resolve TEST: print path:timeout for a path or name from TESTS
 resolve() {
 	local t path name
@@ -143,7 +173,7 @@ resolve() {
 
 # run_one PATH TIMEOUT: run one program, output to $AFDEMO_OUT/NAME.tap
 run_one() {
-	local prog=$1 tmo=$2 name prc=0 tap
+	local prog=$1 tmo=$2 name prc=0 tap traced
 
 	name=$(basename "$prog")
 	name=${name%.sh}
@@ -155,7 +185,16 @@ run_one() {
 		rc=1
 		return
 	fi
+	traced=
+	if [[ " ${TRACED[*]} " == *" $name "* ]]; then
+		if trace_start; then
+			traced=1
+		else
+			diag "$name: no af_demo tracepoints here; run untraced"
+		fi
+	fi
 	timeout -k 10 "$tmo" "$prog" 2>&1 | tee "$tap" || prc=$?
+	[ -z "$traced" ] || check "af_demo_events_during_$name" trace_stop "$name"
 	if [ "$prc" = 124 ] || [ "$prc" = 137 ]; then
 		echo "# $name: killed after the ${tmo}s timeout" | tee -a "$tap"
 	fi
