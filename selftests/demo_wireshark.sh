@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The Wireshark dissector (tools/wireshark/af_demo.lua) on real traffic:
-# between two network namespaces over veth, tshark captures a datagram
+# between two network namespaces over veth, dumpcap captures a datagram
 # (socat SOCKET-SENDTO), a seqpacket connection carrying one 3000-byte
 # message and closing (socat SOCKET-CONNECT, type=5), and a datagram with a
 # bad checksum (python3, an AF_INET raw socket of the DEMO protocol); then
@@ -12,7 +12,8 @@
 # but the bad one's, flagged. The host-side test on crafted packets is
 # tools/wireshark/test.sh.
 #
-# Needs root, ip(8), socat, tshark, python3 and af_demo loaded. TAP output,
+# Needs root, ip(8), socat, tshark (and its dumpcap), python3 and af_demo
+# loaded. TAP output,
 # kselftest style.
 #
 # The test functions are called through run() and cleanup() by the trap:
@@ -33,8 +34,7 @@ DGRAM_PORT=7000
 SEQ_PORT=7100
 BAD_PORT=7001
 MSG_LEN=3000
-DEADLINE=60		# seconds to wait for any one condition (tshark
-			# starts slowly in a TCG guest)
+DEADLINE=60		# seconds to wait for any one condition
 SOCAT_T=30		# socat inactivity timeout, a backstop only
 NAMES=(wireshark_capture wireshark_datagram wireshark_handshake
        wireshark_message wireshark_close wireshark_checksums
@@ -103,6 +103,16 @@ show_log() {
 
 capturing() { grep -q 'Capturing on' "$tmp/capture.log"; }
 
+# csum_errors NS N: NS's InCsumErrors (/proc/net/demo_stat) reached N
+csum_errors() {
+	# shellcheck disable=SC2016
+	ip netns exec "$1" awk -v n="$2" \
+		'$1 == "InCsumErrors" && $2 >= n { f = 1 } END { exit !f }' \
+		/proc/net/demo_stat
+}
+
+port_free() { ! port_bound "$@"; }
+
 # The traffic, captured on B's side of the veth: all of it or nothing.
 make_capture() {
 	local rx tx cap txrc=0
@@ -120,7 +130,9 @@ make_capture() {
 		return 1
 	fi
 
-	ip netns exec "$NS_B" tshark -n -i afw-b -f "ip proto $ipproto" \
+	# dumpcap, tshark's capture engine: ready in a moment where tshark
+	# loads every dissector first (a minute in a TCG guest)
+	ip netns exec "$NS_B" dumpcap -q -i afw-b -f "ip proto $ipproto" \
 		-w "$tmp/demo.pcapng" >"$tmp/capture.log" 2>&1 &
 	cap=$!
 	pids+=("$cap")
@@ -176,8 +188,12 @@ make_capture() {
 	s.sendto(hdr + b"oops!", (sys.argv[1], 0))
 	EOF
 
-	# the last ACK of the close, then stop
-	sleep 1
+	# stop once B's end of the connection is gone (the close's last ACK
+	# got through afw-b) and B counted the bad checksum
+	if ! wait_for "B's end to close" port_free "$NS_B" "$SEQ_PORT" ||
+	   ! wait_for "the bad checksum" csum_errors "$NS_B" 1; then
+		return 1
+	fi
 	kill -INT "$cap"
 	wait "$cap" 2>/dev/null || true
 	tx=$(wc -c <"$tmp/demo.pcapng" 2>/dev/null || echo 0)
@@ -263,8 +279,9 @@ skip_all=
 if [ "$(id -u)" != 0 ]; then
 	skip_all="needs root"
 elif ! command -v socat >/dev/null || ! command -v ip >/dev/null ||
-     ! command -v tshark >/dev/null || ! command -v python3 >/dev/null; then
-	skip_all="needs socat, ip, tshark and python3"
+     ! command -v tshark >/dev/null || ! command -v dumpcap >/dev/null ||
+     ! command -v python3 >/dev/null; then
+	skip_all="needs socat, ip, tshark, dumpcap and python3"
 elif ! family=$(cat "$FAMILY_FILE" 2>/dev/null) ||
      ! ipproto=$(cat "$IPPROTO_FILE" 2>/dev/null); then
 	skip_all="af_demo is not loaded"
