@@ -89,14 +89,6 @@ static int dgram_at(const char *ip, unsigned short port)
 	return fd;
 }
 
-/* Local port in host order; 0 if unbound or on error. */
-static unsigned short port_of(int fd)
-{
-	struct sockaddr_demo sa;
-
-	return sock_name(fd, &sa, false) ? 0 : ntohs(sa.sdemo_port);
-}
-
 /* A port nobody is bound to in this netns. */
 static unsigned short free_port(void)
 {

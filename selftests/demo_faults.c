@@ -344,13 +344,6 @@ static int ssock(int flags)
 	return socket(af(), SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
 }
 
-static unsigned short port_of(int fd)
-{
-	struct sockaddr_demo sa;
-
-	return sock_name(fd, &sa, false) ? 0 : ntohs(sa.sdemo_port);
-}
-
 /* Close with SO_LINGER 0: a reset, and the socket is gone at once. */
 static void close_abort(int *fd)
 {

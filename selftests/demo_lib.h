@@ -147,6 +147,14 @@ static inline int sock_name(int fd, struct sockaddr_demo *sa, bool peer)
 	return ret;
 }
 
+/* The local port of @fd, host order; 0 if it has none or on error. */
+static inline unsigned short port_of(int fd)
+{
+	struct sockaddr_demo sa;
+
+	return sock_name(fd, &sa, false) ? 0 : ntohs(sa.sdemo_port);
+}
+
 static inline bool zero_ok(const struct sockaddr_demo *sa)
 {
 	static const unsigned char z[sizeof(sa->sdemo_zero)];

@@ -58,13 +58,6 @@ static int sp_sock(void)
 	return socket(af(), SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 }
 
-static unsigned short port_of(int fd)
-{
-	struct sockaddr_demo sa;
-
-	return sock_name(fd, &sa, false) ? 0 : ntohs(sa.sdemo_port);
-}
-
 /* accept() once a connection is ready, waiting at most @ms. */
 static int accept_tmo(int lfd, int ms)
 {

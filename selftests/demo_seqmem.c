@@ -196,13 +196,6 @@ static int netns_fresh(void)
 	return ret;
 }
 
-static unsigned short port_of(int fd)
-{
-	struct sockaddr_demo sa;
-
-	return sock_name(fd, &sa, false) ? 0 : ntohs(sa.sdemo_port);
-}
-
 static int listener(int backlog, int rcvbuf)
 {
 	int fd = socket(af(), SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

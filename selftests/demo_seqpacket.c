@@ -69,14 +69,6 @@ static int sp_sock(int flags)
 	return socket(af(), SOCK_SEQPACKET | flags, 0);
 }
 
-/* Local port in host order; 0 if unbound or on error. */
-static unsigned short port_of(int fd)
-{
-	struct sockaddr_demo sa;
-
-	return sock_name(fd, &sa, false) ? 0 : ntohs(sa.sdemo_port);
-}
-
 static bool name_is(int fd, bool peer, const char *ip, unsigned short port)
 {
 	struct sockaddr_demo sa;

@@ -137,16 +137,6 @@ static int seqsock(int flags)
 	return socket(af(), SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
 }
 
-static unsigned short port_of(int fd)
-{
-	struct sockaddr_demo sa;
-	socklen_t len = sizeof(sa);
-
-	if (getsockname(fd, (struct sockaddr *)&sa, &len))
-		return 0;
-	return ntohs(sa.sdemo_port);
-}
-
 /* A seqpacket listener on ip:0 with @backlog, or -1. */
 static int listener(const char *ip, int backlog)
 {

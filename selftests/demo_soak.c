@@ -199,15 +199,6 @@ static void close_abort(int fd)
 	close(fd);
 }
 
-static unsigned short port_of(int fd)
-{
-	struct sockaddr_demo sa;
-
-	if (sock_name(fd, &sa, false))
-		return 0;
-	return ntohs(sa.sdemo_port);
-}
-
 /*
  * Lines of /proc/net/demo in netns @ns (NULL: the current one) of socket
  * type @type (NULL: any) in state @state (NULL: any); -1 if unreadable.
