@@ -114,8 +114,10 @@ static int demo_dgram_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 
 	x.hdr_type = DEMOPROTO_DGRAM;
 	err = demo_xmit(sk, msg, len, &x);
-	if (err >= 0)
+	if (err >= 0) {
 		demo_inc_stats(sock_net(sk), DEMO_MIB_OUTDATAGRAMS);
+		demo_count_sent(sk, err);
+	}
 	return err;
 }
 

@@ -81,38 +81,10 @@ static u32 demo_diag_expires(const struct timer_list *timer)
 	return delta > 0 ? jiffies_to_msecs(delta) : 0;
 }
 
-/*
- * The transport's state of connection @sk, from fields its owner changes
- * without a lock a reader could take: called within data_race().
- */
-static struct demo_diag_seqinfo demo_diag_seqinfo(const struct sock *sk)
-{
-	const struct demo_seq_sock *ssk = demo_seq_sk(sk);
-	struct demo_diag_seqinfo info = {
-		.cwnd		= ssk->cwnd,
-		.ssthresh	= ssk->ssthresh,
-		.srtt_us	= ssk->srtt_us >> 3,
-		.rttvar_us	= ssk->rttvar_us >> 2,
-		.rto_us		= jiffies_to_usecs(ssk->rto),
-		.retransmits	= ssk->retries,
-		.ca_state	= ssk->ca_state,
-		.mss		= ssk->mss,
-		.unacked	= ssk->snd_nxt - ssk->snd_una,
-		.sacked		= ssk->sacked_out,
-		.lost		= ssk->lost_out,
-		.retrans	= ssk->retrans_out,
-		.in_flight	= demo_seq_in_flight(ssk),
-		.snd_wnd	= ssk->snd_wnd_edge - ssk->snd_una,
-		.rcv_wnd	= ssk->rcv_adv_edge - ssk->rcv_nxt,
-	};
-
-	return info;
-}
-
 static int demo_diag_put_attrs(struct sk_buff *skb, struct sock *sk,
 			       int state, u32 show)
 {
-	struct demo_diag_seqinfo info;
+	struct demo_info info;
 	struct demo_diag_rqlen rql;
 	bool seq = sk->sk_prot == &demo_seq_prot;
 
@@ -136,11 +108,14 @@ static int demo_diag_put_attrs(struct sk_buff *skb, struct sock *sk,
 			return -EMSGSIZE;
 	}
 
-	if ((show & DEMO_SHOW_SEQINFO) && seq && state != TCP_LISTEN &&
-	    state != TCP_CLOSE) {
-		/* A racy snapshot, as tcp_get_info()'s in an inet_diag dump. */
-		info = data_race(demo_diag_seqinfo(sk));
-		if (nla_put(skb, DEMO_DIAG_SEQINFO, sizeof(info), &info))
+	if (show & DEMO_SHOW_INFO) {
+		/*
+		 * DEMO_INFO's struct, unlocked (under rcu_read_lock() only):
+		 * a racy snapshot, as a tcp_info in an inet_diag dump; on a
+		 * 32-bit machine a 64-bit counter may read torn.
+		 */
+		demo_get_info(sk, &info);
+		if (nla_put(skb, DEMO_DIAG_INFO, sizeof(info), &info))
 			return -EMSGSIZE;
 	}
 	return 0;

@@ -436,8 +436,12 @@ int demo_recvmsg_common(struct sock *sk, struct msghdr *msg, size_t len,
 	}
 
 	err = (flags & MSG_TRUNC) ? skb->len : copied;
-	if (sk->sk_type == SOCK_DGRAM && !(flags & MSG_PEEK))
-		demo_inc_stats(sock_net(sk), DEMO_MIB_INDATAGRAMS);
+	if (!(flags & MSG_PEEK)) {
+		atomic_inc(&demo_sk(sk)->msgs_received);
+		atomic64_add(skb->len, &demo_sk(sk)->bytes_received);
+		if (sk->sk_type == SOCK_DGRAM)
+			demo_inc_stats(sock_net(sk), DEMO_MIB_INDATAGRAMS);
+	}
 
 out_free:
 	skb_free_datagram(sk, skb);
@@ -497,6 +501,64 @@ int demo_setsockopt(struct sock *sk, int level, int optname,
 	}
 }
 
+/* A datagram or raw socket sent @len payload bytes (demo_xmit()'s return). */
+void demo_count_sent(struct sock *sk, int len)
+{
+	atomic_inc(&demo_sk(sk)->msgs_sent);
+	atomic64_add(len, &demo_sk(sk)->bytes_sent);
+}
+
+/**
+ * demo_get_info() - DEMO_INFO's struct for an AF_DEMO socket
+ * @sk: the socket, locked by the caller for a consistent snapshot
+ *	(getsockopt) or not (a sock_diag dump: racy, as a tcp_info there)
+ * @info: filled entirely: state, memory and drops for every socket; the
+ *	connection's fields for seqpacket (demo_seq_get_info()); datagrams
+ *	sent and read for datagram and raw sockets; the rest zero
+ */
+void demo_get_info(struct sock *sk, struct demo_info *info)
+{
+	const struct demo_sock *dsk = demo_sk(sk);
+
+	memset(info, 0, sizeof(*info));
+	info->demoi_state = inet_sk_state_load(sk);
+	info->demoi_rmem_alloc = sk_rmem_alloc_get(sk);
+	info->demoi_rcvbuf = READ_ONCE(sk->sk_rcvbuf);
+	info->demoi_sndbuf = READ_ONCE(sk->sk_sndbuf);
+	info->demoi_drops = atomic_read(&sk->sk_drops);
+	if (sk->sk_prot == &demo_seq_prot) {
+		demo_seq_get_info(sk, info);
+		return;
+	}
+	info->demoi_wmem_queued = sk_wmem_alloc_get(sk);
+	info->demoi_msgs_sent = atomic_read(&dsk->msgs_sent);
+	info->demoi_msgs_received = atomic_read(&dsk->msgs_received);
+	info->demoi_bytes_sent = atomic64_read(&dsk->bytes_sent);
+	info->demoi_bytes_received = atomic64_read(&dsk->bytes_received);
+}
+
+/* DEMO_INFO, as TCP_INFO: as much of the struct as the caller has room for. */
+static int demo_getsockopt_info(struct sock *sk, char __user *optval,
+				int __user *optlen)
+{
+	struct demo_info info;
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+	len = min_t(unsigned int, len, sizeof(info));
+
+	lock_sock(sk);
+	demo_get_info(sk, &info);
+	release_sock(sk);
+
+	if (put_user(len, optlen) || copy_to_user(optval, &info, len))
+		return -EFAULT;
+	return 0;
+}
+
 int demo_getsockopt(struct sock *sk, int level, int optname,
 		    char __user *optval, int __user *optlen)
 {
@@ -505,9 +567,8 @@ int demo_getsockopt(struct sock *sk, int level, int optname,
 
 	if (level != SOL_DEMO)
 		return -ENOPROTOOPT;
-	/* Only a seqpacket socket has connection state to report. */
 	if (optname == DEMO_INFO)
-		return -EOPNOTSUPP;
+		return demo_getsockopt_info(sk, optval, optlen);
 	if (get_user(len, optlen))
 		return -EFAULT;
 	if (len < (int)sizeof(int))

@@ -60,9 +60,18 @@ void demo_sock_init(struct sock *sk, int protocol);
  *	bound address), inet_saddr (the source of transmitted packets),
  *	inet_num/inet_sport (the local port), inet_daddr/inet_dport (the peer
  *	of a connected socket), uc_ttl and tos (SOL_DEMO options).
+ * @msgs_sent: datagrams sent (datagram and raw sockets; DEMO_INFO)
+ * @msgs_received: datagrams read by recvmsg()
+ * @bytes_sent: their payload bytes
+ * @bytes_received: likewise; atomics, as sendmsg() and recvmsg() of a
+ *	datagram socket run unlocked on several CPUs at once
  */
 struct demo_sock {
 	struct inet_sock	inet;
+	atomic_t		msgs_sent;
+	atomic_t		msgs_received;
+	atomic64_t		bytes_sent;
+	atomic64_t		bytes_received;
 };
 
 static inline struct demo_sock *demo_sk(const struct sock *sk)
@@ -276,6 +285,8 @@ int demo_recvmsg_common(struct sock *sk, struct msghdr *msg, size_t len,
 int demo_queue_ioctl(struct sock *sk, int cmd, DEMO_IOCTL_ARG_T karg);
 int demo_setsockopt(struct sock *sk, int level, int optname,
 		    sockptr_t optval, unsigned int optlen);
+void demo_get_info(struct sock *sk, struct demo_info *info);
+void demo_count_sent(struct sock *sk, int len);
 int demo_getsockopt(struct sock *sk, int level, int optname,
 		    char __user *optval, int __user *optlen);
 int demo_proc_init_net(struct net *net);

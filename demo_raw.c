@@ -174,7 +174,10 @@ static int demo_raw_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 	x.tos = inet->tos;
 	release_sock(sk);
 
-	return demo_xmit(sk, msg, len, &x);
+	err = demo_xmit(sk, msg, len, &x);
+	if (err >= 0)
+		demo_count_sent(sk, err);
+	return err;
 }
 
 /* proto.recvmsg (its prototype: demo_compat.h). */

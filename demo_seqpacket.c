@@ -451,21 +451,21 @@ static void demo_seq_listen_stop(struct sock *sk)
 	}
 }
 
-/* DEMO_INFO: struct demo_info of @sk, owned by the caller. */
-static void demo_seq_get_info(struct sock *sk, struct demo_info *info)
+/**
+ * demo_seq_get_info() - DEMO_INFO's seqpacket fields
+ * @sk: the socket, locked or not as for demo_get_info()
+ * @info: what demo_get_info() filled, the common fields; the connection's
+ *	stay zero for a listener or a socket never connected
+ */
+void demo_seq_get_info(struct sock *sk, struct demo_info *info)
 {
 	const struct demo_seq_sock *ssk = demo_seq_sk(sk);
 	const struct demo_seq_stats *st = &ssk->stats;
 
-	memset(info, 0, sizeof(*info));
-	info->demoi_state = sk->sk_state;
-	info->demoi_rmem_alloc = sk_rmem_alloc_get(sk);
 	info->demoi_wmem_queued = READ_ONCE(sk->sk_wmem_queued);
-	info->demoi_rcvbuf = READ_ONCE(sk->sk_rcvbuf);
-	info->demoi_sndbuf = READ_ONCE(sk->sk_sndbuf);
-	info->demoi_drops = atomic_read(&sk->sk_drops);
 	/* A listener, or a socket never connected, has no connection. */
-	if ((1 << sk->sk_state) & (TCPF_LISTEN | TCPF_CLOSE) && !st->segs_out)
+	if ((1 << info->demoi_state) & (TCPF_LISTEN | TCPF_CLOSE) &&
+	    !st->segs_out)
 		return;
 
 	info->demoi_ca_state = ssk->ca_state;
@@ -501,34 +501,6 @@ static void demo_seq_get_info(struct sock *sk, struct demo_info *info)
 	info->demoi_bytes_retrans = st->bytes_retrans;
 	info->demoi_bytes_acked = st->bytes_acked;
 	info->demoi_bytes_received = st->bytes_received;
-}
-
-/*
- * proto.getsockopt: DEMO_INFO, as TCP_INFO, copies as much of struct
- * demo_info as the caller has room for and says how much; the other
- * SOL_DEMO options are the family's.
- */
-static int demo_seq_getsockopt(struct sock *sk, int level, int optname,
-			       char __user *optval, int __user *optlen)
-{
-	struct demo_info info;
-	int len;
-
-	if (level != SOL_DEMO || optname != DEMO_INFO)
-		return demo_getsockopt(sk, level, optname, optval, optlen);
-	if (get_user(len, optlen))
-		return -EFAULT;
-	if (len < 0)
-		return -EINVAL;
-	len = min_t(unsigned int, len, sizeof(info));
-
-	lock_sock(sk);
-	demo_seq_get_info(sk, &info);
-	release_sock(sk);
-
-	if (put_user(len, optlen) || copy_to_user(optval, &info, len))
-		return -EFAULT;
-	return 0;
 }
 
 /*
@@ -1100,7 +1072,7 @@ struct proto demo_seq_prot = {
 	.recvmsg	= demo_seq_recvmsg,
 	.ioctl		= demo_seq_ioctl,
 	.setsockopt	= demo_setsockopt,
-	.getsockopt	= demo_seq_getsockopt,
+	.getsockopt	= demo_getsockopt,
 	.backlog_rcv	= demo_seq_do_rcv,
 	.keepalive	= demo_seq_keepalive,
 	.release_cb	= demo_seq_release_cb,

@@ -383,6 +383,7 @@ static inline u32 demo_conn_hashfn(const struct net *net, __be32 laddr,
 
 /* demo_seqpacket.c */
 void demo_seq_set_state(struct sock *sk, int state);
+void demo_seq_get_info(struct sock *sk, struct demo_info *info);
 void demo_seq_done(struct sock *sk);
 void demo_seq_abort(struct sock *sk, int err);
 int demo_seq_hash_conn(struct sock *sk);

@@ -50,11 +50,11 @@
 
 struct ent {
 	struct demo_diag_msg		m;
-	bool				has_mem, has_rql, has_seq;
+	bool				has_mem, has_rql, has_info;
 	uint32_t			mem[SK_MEMINFO_VARS];
 	struct demo_diag_rqlen		rql;
-	struct demo_diag_seqinfo	seq;
-	unsigned int			seqlen;
+	struct demo_info		info;
+	unsigned int			infolen;
 };
 
 struct dump {
@@ -132,10 +132,10 @@ static void ent_parse(struct ent *e, const struct nlmsghdr *h)
 			e->has_rql = plen == sizeof(e->rql);
 			memcpy(&e->rql, p, plen < sizeof(e->rql) ? plen : sizeof(e->rql));
 			break;
-		case DEMO_DIAG_SEQINFO:
-			e->has_seq = true;
-			e->seqlen = plen;
-			memcpy(&e->seq, p, plen < sizeof(e->seq) ? plen : sizeof(e->seq));
+		case DEMO_DIAG_INFO:
+			e->has_info = true;
+			e->infolen = plen;
+			memcpy(&e->info, p, plen < sizeof(e->info) ? plen : sizeof(e->info));
 			break;
 		}
 		rem -= NLA_ALIGN(a->nla_len);
@@ -277,13 +277,6 @@ static int dg_sock(void)
 static int sp_sock(void)
 {
 	return socket(af(), SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-}
-
-static unsigned short port_of(int fd)
-{
-	struct sockaddr_demo sa;
-
-	return sock_name(fd, &sa, false) ? 0 : ntohs(sa.sdemo_port);
 }
 
 static uint32_t ino_of(int fd)
@@ -608,7 +601,13 @@ TEST_F(lo, dgram_bound_and_connected)
 	EXPECT_EQ(0, e->m.ddiag_shutdown);
 	EXPECT_TRUE(e->has_mem);
 	EXPECT_TRUE(e->has_rql);
-	EXPECT_FALSE(e->has_seq);
+	/* DEMO_INFO's datagram fields: the one datagram a sent */
+	ASSERT_TRUE(e->has_info);
+	EXPECT_EQ(TCP_ESTABLISHED, e->info.demoi_state);
+	EXPECT_EQ(1, e->info.demoi_msgs_sent);
+	EXPECT_EQ(5, e->info.demoi_bytes_sent);
+	EXPECT_EQ(0, e->info.demoi_msgs_received);
+	EXPECT_EQ(0, e->info.demoi_snd_cwnd);
 
 	/* b: bound to any, unconnected, one datagram queued */
 	ASSERT_EQ(1, count(&d, DEMOPROTO_DGRAM, TCP_CLOSE, p2, 0, &e));
@@ -631,7 +630,7 @@ TEST_F(lo, dgram_bound_and_connected)
 	ASSERT_EQ(0, diag_dump(&req, &d));
 	ASSERT_EQ(1, count(&d, DEMOPROTO_DGRAM, TCP_ESTABLISHED, p1, p2, &e));
 	EXPECT_EQ(1, e->m.ddiag_shutdown);	/* RCV_SHUTDOWN */
-	EXPECT_FALSE(e->has_mem || e->has_rql || e->has_seq);
+	EXPECT_FALSE(e->has_mem || e->has_rql || e->has_info);
 	dump_free(&d);
 
 	/* a closed socket is gone from the next dump */
@@ -646,6 +645,8 @@ TEST_F(lo, dgram_bound_and_connected)
 TEST_F(lo, seqpacket_listener_and_connection)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, DEMO_SHOW_ALL);
+	socklen_t ilen;
+	struct demo_info info;
 	const struct ent *e;
 	struct dump d;
 	struct conn c;
@@ -664,7 +665,11 @@ TEST_F(lo, seqpacket_listener_and_connection)
 	ASSERT_TRUE(e->has_rql);
 	EXPECT_EQ(0, e->rql.rqueue);
 	EXPECT_EQ(17, e->rql.wqueue);	/* the backlog */
-	EXPECT_FALSE(e->has_seq);	/* no transport state for a listener */
+	/* DEMO_INFO's struct, as TCP's for a listener: no connection */
+	ASSERT_TRUE(e->has_info);
+	EXPECT_EQ(TCP_LISTEN, e->info.demoi_state);
+	EXPECT_EQ(0, e->info.demoi_snd_cwnd);
+	EXPECT_EQ(0, e->info.demoi_srtt_us);
 	dump_free(&d);
 
 	/* a connection waiting for accept() counts in the listener's queue */
@@ -703,15 +708,23 @@ TEST_F(lo, seqpacket_listener_and_connection)
 	EXPECT_EQ(cookie_of(c.cli), ent_cookie(e));
 	EXPECT_EQ(inet_addr(LO), e->m.ddiag_src);
 	EXPECT_EQ(inet_addr(LO), e->m.ddiag_dst);
-	ASSERT_TRUE(e->has_seq);
-	EXPECT_EQ(sizeof(struct demo_diag_seqinfo), e->seqlen);
-	EXPECT_LT(0, e->seq.cwnd);
-	EXPECT_LT(0, e->seq.mss);
-	EXPECT_LT(0, e->seq.srtt_us);
-	EXPECT_LT(0, e->seq.rto_us);
-	EXPECT_EQ(0, e->seq.retransmits);
-	EXPECT_EQ(0, e->seq.ca_state);
-	EXPECT_LT(0, e->seq.snd_wnd);
+	ASSERT_TRUE(e->has_info);
+	EXPECT_EQ(sizeof(struct demo_info), e->infolen);
+	EXPECT_EQ(TCP_ESTABLISHED, e->info.demoi_state);
+	EXPECT_LT(0, e->info.demoi_snd_cwnd);
+	EXPECT_LT(0, e->info.demoi_snd_mss);
+	EXPECT_LT(0, e->info.demoi_srtt_us);
+	EXPECT_LT(0, e->info.demoi_rto_us);
+	EXPECT_EQ(0, e->info.demoi_retransmits);
+	EXPECT_EQ(0, e->info.demoi_ca_state);
+	EXPECT_LT(0, e->info.demoi_snd_wnd);
+	/* the struct getsockopt(DEMO_INFO) fills, from the same code */
+	ilen = sizeof(info);
+	ASSERT_EQ(0, getsockopt(c.cli, SOL_DEMO, DEMO_INFO, &info, &ilen));
+	EXPECT_EQ(info.demoi_snd_mss, e->info.demoi_snd_mss);
+	EXPECT_EQ(info.demoi_msgs_sent, e->info.demoi_msgs_sent);
+	EXPECT_EQ(info.demoi_bytes_sent, e->info.demoi_bytes_sent);
+	EXPECT_EQ(info.demoi_msgs_received, e->info.demoi_msgs_received);
 
 	ASSERT_EQ(1, count(&d, DEMOPROTO_SEQPACKET, TCP_ESTABLISHED, c.lport,
 			   c.cport, &e));
@@ -719,8 +732,8 @@ TEST_F(lo, seqpacket_listener_and_connection)
 	EXPECT_EQ(cookie_of(c.srv), ent_cookie(e));
 	ASSERT_TRUE(e->has_rql);
 	EXPECT_LT(0, e->rql.rqueue);
-	ASSERT_TRUE(e->has_seq);
-	EXPECT_LT(0, e->seq.rcv_wnd);
+	ASSERT_TRUE(e->has_info);
+	EXPECT_LT(0, e->info.demoi_rcv_wnd);
 	dump_free(&d);
 
 	close(c.cli);
@@ -754,7 +767,7 @@ TEST_F(lo, time_wait)
 	EXPECT_EQ(0, ent_cookie(e));
 	EXPECT_LT(0, e->m.ddiag_expires);
 	EXPECT_GE(TW_MS, e->m.ddiag_expires);
-	EXPECT_FALSE(e->has_mem || e->has_rql || e->has_seq);
+	EXPECT_FALSE(e->has_mem || e->has_rql || e->has_info);
 	/* the client's socket itself is gone; the listener stays */
 	EXPECT_EQ(0, count(&d, DEMOPROTO_SEQPACKET, TCP_ESTABLISHED, c.cport,
 			   c.lport, NULL));
@@ -1128,7 +1141,7 @@ TEST_F(lo, other_namespace_not_listed)
 TEST_F(lo, demo_ss_output)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, 0);
-	char lport[32], cport[32], dport[32], ino[32];
+	char lport[32], cport[32], dport[32], ino[32], sino[32];
 	int dg, st, tw_lfd;
 	struct conn c, t;
 	char *out;
@@ -1155,6 +1168,7 @@ TEST_F(lo, demo_ss_output)
 	snprintf(cport, sizeof(cport), LO ":%u ", c.cport);
 	snprintf(dport, sizeof(dport), LO ":%u ", port_of(dg));
 	snprintf(ino, sizeof(ino), " %u", ino_of(c.cli));
+	snprintf(sino, sizeof(sino), " %u", ino_of(c.srv));
 
 	/* -a: everything, with the header */
 	out = demo_ss("-an", &st);
@@ -1164,7 +1178,8 @@ TEST_F(lo, demo_ss_output)
 	EXPECT_EQ(1, lines_with(out, "seq", "LISTEN", lport, NULL)) TH_LOG("%s", out);
 	EXPECT_EQ(1, lines_with(out, "seq", "ESTAB", cport, lport, ino, NULL))
 		TH_LOG("%s", out);
-	EXPECT_EQ(1, lines_with(out, "seq", "ESTAB", lport, cport, NULL));
+	EXPECT_EQ(1, lines_with(out, "seq", "ESTAB", lport, cport, sino, NULL))
+		TH_LOG("%s", out);
 	EXPECT_EQ(1, lines_with(out, "dgram", "UNCONN", dport, "*:*", NULL));
 	EXPECT_EQ(1, lines_with(out, "seq", "TIME-WAIT", NULL));
 	EXPECT_EQ(7, lines_with(out, "", NULL)) TH_LOG("%s", out);
@@ -1200,7 +1215,7 @@ TEST_F(lo, demo_ss_output)
 	out = demo_ss("-tniH", &st);
 	EXPECT_EQ(0, st);
 	EXPECT_EQ(2, lines_with(out, "cwnd:", "ssthresh:", "rtt:", "retransmits:",
-				NULL)) TH_LOG("%s", out);
+				"bytes_acked:", NULL)) TH_LOG("%s", out);
 	free(out);
 
 	/* -m: skmem for each; -o: the TIME_WAIT timer; --sport */
@@ -1308,7 +1323,7 @@ TEST_F_TIMEOUT(veth, each_side_lists_its_end, 60)
 	EXPECT_EQ(inet_addr(ADDR_A), e->m.ddiag_src);
 	EXPECT_EQ(inet_addr(ADDR_B), e->m.ddiag_dst);
 	EXPECT_EQ(ino_of(c.cli), e->m.ddiag_ino);
-	EXPECT_TRUE(e->has_seq);
+	EXPECT_TRUE(e->has_info);
 	dump_free(&d);
 
 	/* namespace B: the listener and the accepted end */

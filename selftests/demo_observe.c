@@ -8,9 +8,12 @@
  * sender's direction loses packets where a case asks for it.
  *
  * Cases:
- *   info_errors        DEMO_INFO: EOPNOTSUPP for datagram sockets, bad
- *                      level, negative length, bad pointer; a socket
- *                      never connected reports CLOSE
+ *   info_errors        DEMO_INFO: bad level, negative length, bad
+ *                      pointer; a socket never connected reports CLOSE
+ *   info_datagram      a datagram socket's DEMO_INFO: datagrams and bytes
+ *                      sent and read (a peek not counted), its state,
+ *                      drops as SO_MEMINFO counts them; a raw socket's
+ *                      bytes sent include its DEMO header
  *   info_prefix        a shorter buffer gets the prefix of the whole
  *                      struct, a longer one the whole struct, length 0
  *                      nothing; both ends of an idle connection
@@ -38,6 +41,7 @@
 #include <stddef.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <linux/sock_diag.h>
 
 #include "kselftest_harness.h"
 
@@ -234,14 +238,6 @@ TEST_F(obs, info_errors)
 	socklen_t len;
 	int fd;
 
-	/* Datagram sockets have no connection to report. */
-	fd = ns_socket(NS_S, SOCK_DGRAM, DEMOPROTO_DGRAM);
-	ASSERT_LE(0, fd);
-	len = sizeof(info);
-	EXPECT_EQ(-1, getsockopt(fd, SOL_DEMO, DEMO_INFO, &info, &len));
-	EXPECT_EQ(EOPNOTSUPP, errno);
-	close(fd);
-
 	fd = seq_socket(NS_S);
 	ASSERT_LE(0, fd);
 	/* Another level does not know DEMO_INFO. */
@@ -264,6 +260,92 @@ TEST_F(obs, info_errors)
 	EXPECT_LT(0U, info.demoi_rcvbuf);
 	EXPECT_LT(0U, info.demoi_sndbuf);
 	close(fd);
+}
+
+/* DEMO_INFO of @fd, or a zeroed struct where getsockopt fails (checked). */
+static struct demo_info info_of(int fd)
+{
+	struct demo_info info;
+
+	if (get_info(fd, &info, sizeof(info)) != (int)sizeof(info))
+		memset(&info, 0xff, sizeof(info));	/* no field passes */
+	return info;
+}
+
+TEST_F(obs, info_datagram)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	struct sockaddr_demo to;
+	struct demo_info ia, ib, ib2;
+	socklen_t mlen = sizeof(mem);
+	char buf[1000] = "", hdr[14] = "";
+	int a, b, r, i;
+	long end;
+
+	a = ns_socket(NS_S, SOCK_DGRAM, DEMOPROTO_DGRAM);
+	b = ns_socket(NS_S, SOCK_DGRAM, DEMOPROTO_DGRAM);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, bind_to(b, ADDR_S, 0));
+	ia = info_of(a);
+	EXPECT_EQ(ST_CLOSE, ia.demoi_state);
+	EXPECT_EQ(0U, ia.demoi_msgs_sent);
+	EXPECT_LT(0U, ia.demoi_sndbuf);
+
+	/* 10 + 20 + 30 bytes to b; b peeks at one, then reads two */
+	demo_addr(&to, ADDR_S, port_of(b));
+	for (i = 1; i <= 3; i++)
+		ASSERT_EQ(10 * i, sendto(a, buf, 10 * i, 0,
+					 (struct sockaddr *)&to, sizeof(to)));
+	ASSERT_EQ(POLLIN, wait_ev(b, POLLIN, TMO) & POLLIN);
+	ASSERT_EQ(10, recv(b, buf, sizeof(buf), MSG_PEEK));
+	ASSERT_EQ(10, recv(b, buf, sizeof(buf), 0));
+	ASSERT_EQ(POLLIN, wait_ev(b, POLLIN, TMO) & POLLIN);
+	ASSERT_EQ(20, recv(b, buf, sizeof(buf), 0));
+	ia = info_of(a);
+	ib = info_of(b);
+	EXPECT_EQ(3U, ia.demoi_msgs_sent);
+	EXPECT_EQ(60ULL, ia.demoi_bytes_sent);
+	EXPECT_EQ(0U, ia.demoi_msgs_received);
+	EXPECT_EQ(0U, ib.demoi_msgs_sent);
+	EXPECT_EQ(2U, ib.demoi_msgs_received);
+	EXPECT_EQ(30ULL, ib.demoi_bytes_received);
+	EXPECT_LT(0U, ib.demoi_rmem_alloc);	/* the 30 bytes still queued */
+	/* no connection: its fields stay zero */
+	EXPECT_EQ(0U, ib.demoi_snd_cwnd);
+	EXPECT_EQ(0U, ib.demoi_srtt_us);
+	EXPECT_EQ(0U, ib.demoi_segs_out);
+
+	ASSERT_EQ(0, connect_to(a, ADDR_S, port_of(b)));
+	EXPECT_EQ(ST_ESTABLISHED, info_of(a).demoi_state);
+
+	/* a receive buffer of one datagram: the rest are drops */
+	ASSERT_EQ(0, setopt_int(b, SOL_SOCKET, SO_RCVBUF, 1));
+	for (i = 0; i < 64; i++)
+		ASSERT_EQ((int)sizeof(buf), send(a, buf, sizeof(buf), 0));
+	end = demo_now_ms() + TMO;
+	while (!info_of(b).demoi_drops && demo_now_ms() < end)
+		poll(NULL, 0, 10);
+	ib = info_of(b);
+	ASSERT_EQ(0, getsockopt(b, SOL_SOCKET, SO_MEMINFO, mem, &mlen));
+	ib2 = info_of(b);
+	EXPECT_LT(0U, ib.demoi_drops);
+	EXPECT_LE(ib.demoi_drops, mem[SK_MEMINFO_DROPS]);
+	EXPECT_GE(ib2.demoi_drops, mem[SK_MEMINFO_DROPS]);
+	EXPECT_EQ(67U, info_of(a).demoi_msgs_sent);
+
+	/* a raw socket counts the DEMO header it wrote */
+	r = ns_socket(NS_S, SOCK_RAW, DEMOPROTO_DGRAM);
+	ASSERT_LE(0, r);
+	demo_addr(&to, ADDR_S, 0);
+	ASSERT_EQ((int)sizeof(hdr), sendto(r, hdr, sizeof(hdr), 0,
+					   (struct sockaddr *)&to, sizeof(to)));
+	ia = info_of(r);
+	EXPECT_EQ(1U, ia.demoi_msgs_sent);
+	EXPECT_EQ(sizeof(hdr), ia.demoi_bytes_sent);
+	close(r);
+	close(a);
+	close(b);
 }
 
 TEST_F(obs, info_prefix)

@@ -298,20 +298,38 @@ static void print_msg(const struct opts *o, const struct demo_diag_msg *r,
 		       m[SK_MEMINFO_OPTMEM], m[SK_MEMINFO_BACKLOG],
 		       m[SK_MEMINFO_DROPS]);
 	}
-	if (o->info && attrs[DEMO_DIAG_SEQINFO]) {
-		struct demo_diag_seqinfo si = {};
-		size_t len = attrs[DEMO_DIAG_SEQINFO]->nla_len - NLA_HDRLEN;
+	if (o->info && attrs[DEMO_DIAG_INFO] && r->ddiag_state != ST_LISTEN) {
+		struct demo_info si = {};
+		size_t len = attrs[DEMO_DIAG_INFO]->nla_len - NLA_HDRLEN;
 
 		/* Shorter from an older module, longer from a newer one. */
-		memcpy(&si, (const char *)attrs[DEMO_DIAG_SEQINFO] + NLA_HDRLEN,
+		memcpy(&si, (const char *)attrs[DEMO_DIAG_INFO] + NLA_HDRLEN,
 		       len < sizeof(si) ? len : sizeof(si));
-		printf("\t ca:%s cwnd:%u ssthresh:%u rtt:%u.%03u/%u.%03u rto:%u mss:%u unacked:%u sacked:%u lost:%u retrans:%u in_flight:%u retransmits:%u snd_wnd:%u rcv_wnd:%u\n",
-		       si.ca_state < 3 ? ca_names[si.ca_state] : "?",
-		       si.cwnd, si.ssthresh, si.srtt_us / 1000,
-		       si.srtt_us % 1000, si.rttvar_us / 1000,
-		       si.rttvar_us % 1000, si.rto_us / 1000, si.mss,
-		       si.unacked, si.sacked, si.lost, si.retrans,
-		       si.in_flight, si.retransmits, si.snd_wnd, si.rcv_wnd);
+		if (r->ddiag_type != SOCK_SEQPACKET) {
+			printf("\t msgs_sent:%u bytes_sent:%llu msgs_received:%u bytes_received:%llu drops:%u\n",
+			       si.demoi_msgs_sent,
+			       (unsigned long long)si.demoi_bytes_sent,
+			       si.demoi_msgs_received,
+			       (unsigned long long)si.demoi_bytes_received,
+			       si.demoi_drops);
+			return;
+		}
+		printf("\t ca:%s cwnd:%u ssthresh:%u rtt:%u.%03u/%u.%03u rto:%u mss:%u unacked:%u sacked:%u lost:%u retrans:%u in_flight:%u retransmits:%u snd_wnd:%u rcv_wnd:%u",
+		       si.demoi_ca_state < 3 ? ca_names[si.demoi_ca_state] : "?",
+		       si.demoi_snd_cwnd, si.demoi_snd_ssthresh,
+		       si.demoi_srtt_us / 1000, si.demoi_srtt_us % 1000,
+		       si.demoi_rttvar_us / 1000, si.demoi_rttvar_us % 1000,
+		       si.demoi_rto_us / 1000, si.demoi_snd_mss,
+		       si.demoi_unacked, si.demoi_sacked, si.demoi_lost,
+		       si.demoi_retrans, si.demoi_in_flight,
+		       si.demoi_retransmits, si.demoi_snd_wnd, si.demoi_rcv_wnd);
+		printf(" bytes_sent:%llu bytes_retrans:%llu bytes_acked:%llu bytes_received:%llu segs_out:%u segs_in:%u msgs_sent:%u msgs_received:%u\n",
+		       (unsigned long long)si.demoi_bytes_sent,
+		       (unsigned long long)si.demoi_bytes_retrans,
+		       (unsigned long long)si.demoi_bytes_acked,
+		       (unsigned long long)si.demoi_bytes_received,
+		       si.demoi_segs_out, si.demoi_segs_in,
+		       si.demoi_msgs_sent, si.demoi_msgs_received);
 	}
 }
 
@@ -335,7 +353,7 @@ static int send_request(int fd, const struct opts *o)
 			.ddiag_states	= o->states,
 			.ddiag_show	= DEMO_SHOW_RQLEN |
 					  (o->mem ? DEMO_SHOW_MEMINFO : 0) |
-					  (o->info ? DEMO_SHOW_SEQINFO : 0),
+					  (o->info ? DEMO_SHOW_INFO : 0),
 			.ddiag_sport	= htons(o->sport),
 			.ddiag_dport	= htons(o->dport),
 		},

@@ -141,7 +141,7 @@ struct demo_sack_block {
 
 #define DEMO_TTL		1	/* int: IPv4 TTL, 1..255, -1 = route default */
 #define DEMO_TOS		2	/* int: IPv4 TOS byte, 0..255 */
-#define DEMO_INFO		3	/* struct demo_info, read only, seqpacket */
+#define DEMO_INFO		3	/* struct demo_info, read only */
 
 /* demo_info.demoi_ca_state: the sender's congestion control state. */
 #define DEMOI_CA_OPEN		0	/* no loss outstanding */
@@ -149,14 +149,20 @@ struct demo_sack_block {
 #define DEMOI_CA_LOSS		2	/* after a retransmission timeout */
 
 /*
- * struct demo_info - a DEMOPROTO_SEQPACKET socket, as TCP_INFO's tcp_info
+ * struct demo_info - an AF_DEMO socket, as TCP_INFO's tcp_info
  *
  * getsockopt(fd, SOL_DEMO, DEMO_INFO, &info, &len) copies the first
  * min(len, sizeof(struct demo_info)) bytes and sets len to that: a program
  * built against an older, shorter struct gets the prefix it knows, and a
  * newer kernel only ever appends fields. Sequence numbers count segments,
  * so windows and in-flight figures are segments; times are microseconds.
- * Datagram and raw sockets answer EOPNOTSUPP.
+ * A seqpacket socket fills every field. A datagram or raw socket fills the
+ * fields that apply, the others are zero: its state (TCP_CLOSE, or
+ * TCP_ESTABLISHED once connected), demoi_msgs_sent and demoi_bytes_sent
+ * (datagrams sent), demoi_msgs_received and demoi_bytes_received
+ * (datagrams read by recvmsg(), MSG_PEEK not counted), demoi_drops and the
+ * memory fields (demoi_wmem_queued: send memory not yet freed by the
+ * device); a raw socket's bytes include the DEMO headers it wrote and read.
  *
  * @demoi_state: TCP_* state (netinet/tcp.h numbering)
  * @demoi_ca_state: DEMOI_CA_*

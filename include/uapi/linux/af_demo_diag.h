@@ -52,7 +52,7 @@ struct demo_diag_req {
 /* ddiag_show: the attributes wanted in each reply. */
 #define DEMO_SHOW_MEMINFO	0x00000001	/* DEMO_DIAG_MEMINFO */
 #define DEMO_SHOW_RQLEN		0x00000002	/* DEMO_DIAG_RQLEN */
-#define DEMO_SHOW_SEQINFO	0x00000004	/* DEMO_DIAG_SEQINFO */
+#define DEMO_SHOW_INFO		0x00000004	/* DEMO_DIAG_INFO */
 #define DEMO_SHOW_ALL		0x00000007
 
 /*
@@ -99,7 +99,7 @@ enum {
 	DEMO_DIAG_NONE,
 	DEMO_DIAG_MEMINFO,	/* __u32[SK_MEMINFO_VARS], as SO_MEMINFO */
 	DEMO_DIAG_RQLEN,	/* struct demo_diag_rqlen */
-	DEMO_DIAG_SEQINFO,	/* struct demo_diag_seqinfo */
+	DEMO_DIAG_INFO,		/* struct demo_info (af_demo.h) */
 	__DEMO_DIAG_MAX,
 };
 
@@ -115,48 +115,6 @@ enum {
 struct demo_diag_rqlen {
 	__u32	rqueue;
 	__u32	wqueue;
-};
-
-/*
- * struct demo_diag_seqinfo - a seqpacket connection's transport
- * @cwnd: congestion window, segments
- * @ssthresh: slow start threshold, segments
- * @srtt_us: smoothed round-trip time, microseconds (0 before a sample)
- * @rttvar_us: its variation, microseconds
- * @rto_us: retransmission timeout, microseconds, backoff included
- * @retransmits: consecutive timeouts without progress
- * @ca_state: 0 open, 1 recovery, 2 loss (after a timeout)
- * @pad: zero
- * @mss: payload bytes per segment
- * @unacked: segments sent and not acknowledged
- * @sacked: of those, segments the peer reported by SACK
- * @lost: of those, segments taken as lost
- * @retrans: lost segments sent again and still in flight
- * @in_flight: segments in the network (RFC 6675's pipe)
- * @snd_wnd: segments the peer's window still admits beyond snd_una
- * @rcv_wnd: segments the last advertised window admits beyond rcv_nxt
- *
- * Racy snapshots, as TCP_INFO's fields in an inet_diag dump; sequence
- * numbers count segments (docs/PROTOCOL.md). Later versions append fields:
- * use the attribute's length.
- */
-struct demo_diag_seqinfo {
-	__u32	cwnd;
-	__u32	ssthresh;
-	__u32	srtt_us;
-	__u32	rttvar_us;
-	__u32	rto_us;
-	__u8	retransmits;
-	__u8	ca_state;
-	__u16	pad;
-	__u32	mss;
-	__u32	unacked;
-	__u32	sacked;
-	__u32	lost;
-	__u32	retrans;
-	__u32	in_flight;
-	__u32	snd_wnd;
-	__u32	rcv_wnd;
 };
 
 #endif /* _UAPI_LINUX_AF_DEMO_DIAG_H */
