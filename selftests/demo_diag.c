@@ -551,7 +551,7 @@ FIXTURE_TEARDOWN(lo)
 }
 
 /* A fresh namespace lists nothing; the reply is a bare NLMSG_DONE. */
-TEST_F(lo, empty_namespace)
+TEST_F_TIMEOUT(lo, empty_namespace, 120)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, DEMO_SHOW_ALL);
 	struct dump d;
@@ -561,7 +561,7 @@ TEST_F(lo, empty_namespace)
 	dump_free(&d);
 }
 
-TEST_F(lo, dgram_bound_and_connected)
+TEST_F_TIMEOUT(lo, dgram_bound_and_connected, 120)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, DEMO_SHOW_ALL);
 	unsigned short p1, p2;
@@ -642,7 +642,7 @@ TEST_F(lo, dgram_bound_and_connected)
 	close(a);
 }
 
-TEST_F(lo, seqpacket_listener_and_connection)
+TEST_F_TIMEOUT(lo, seqpacket_listener_and_connection, 120)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, DEMO_SHOW_ALL);
 	socklen_t ilen;
@@ -741,7 +741,7 @@ TEST_F(lo, seqpacket_listener_and_connection)
 	close(c.lfd);
 }
 
-TEST_F(lo, time_wait)
+TEST_F_TIMEOUT(lo, time_wait, 120)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, DEMO_SHOW_ALL);
 	const struct ent *e;
@@ -789,7 +789,7 @@ TEST_F(lo, time_wait)
 	close(c.lfd);
 }
 
-TEST_F(lo, filters)
+TEST_F_TIMEOUT(lo, filters, 120)
 {
 	struct demo_diag_req req;
 	int dg, dg2, n = 0;
@@ -880,7 +880,7 @@ TEST_F(lo, filters)
 	close(c.lfd);
 }
 
-TEST_F(lo, bad_requests)
+TEST_F_TIMEOUT(lo, bad_requests, 120)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, 0);
 	struct demo_diag_req r;
@@ -1101,7 +1101,7 @@ TEST_F_TIMEOUT(lo, dump_under_churn, 120)
 }
 
 /* A dump lists its own namespace's sockets only. */
-TEST_F(lo, other_namespace_not_listed)
+TEST_F_TIMEOUT(lo, other_namespace_not_listed, 120)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, 0);
 	unsigned short pa, pb;
@@ -1138,7 +1138,7 @@ TEST_F(lo, other_namespace_not_listed)
 }
 
 /* demo-ss lists what the dump has, in ss's manner. */
-TEST_F(lo, demo_ss_output)
+TEST_F_TIMEOUT(lo, demo_ss_output, 120)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, 0);
 	char lport[32], cport[32], dport[32], ino[32], sino[32];
@@ -1288,7 +1288,7 @@ FIXTURE_TEARDOWN(veth)
 	sh("ip netns del " NS_A " 2>/dev/null; ip netns del " NS_B " 2>/dev/null");
 }
 
-TEST_F_TIMEOUT(veth, each_side_lists_its_end, 60)
+TEST_F_TIMEOUT(veth, each_side_lists_its_end, 180)
 {
 	struct demo_diag_req req = mkreq(0, DEMO_DIAG_ALL_STATES, DEMO_SHOW_ALL);
 	char want[64], want2[64];

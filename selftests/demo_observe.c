@@ -232,7 +232,7 @@ FIXTURE_TEARDOWN(obs)
 
 /* --- DEMO_INFO ---------------------------------------------------------- */
 
-TEST_F(obs, info_errors)
+TEST_F_TIMEOUT(obs, info_errors, 120)
 {
 	struct demo_info info;
 	socklen_t len;
@@ -272,7 +272,7 @@ static struct demo_info info_of(int fd)
 	return info;
 }
 
-TEST_F(obs, info_datagram)
+TEST_F_TIMEOUT(obs, info_datagram, 120)
 {
 	uint32_t mem[SK_MEMINFO_VARS];
 	struct sockaddr_demo to;
@@ -348,7 +348,7 @@ TEST_F(obs, info_datagram)
 	close(b);
 }
 
-TEST_F(obs, info_prefix)
+TEST_F_TIMEOUT(obs, info_prefix, 120)
 {
 	struct demo_info full, part;
 	int lfd, cfd, afd, i;
@@ -450,7 +450,7 @@ static void *xfer_recv(void *arg)
 	return NULL;
 }
 
-TEST_F(obs, info_transfer)
+TEST_F_TIMEOUT(obs, info_transfer, 300)
 {
 	struct xfer s = { 0 }, r = { 0 };
 	unsigned long long last_acked = 0;
@@ -670,7 +670,7 @@ static void dump_af_demo(const char *trace)
 	}
 }
 
-TEST_F(obs, trace_events)
+TEST_F_TIMEOUT(obs, trace_events, 300)
 {
 	char cport[32], cport_d[32], sp[32], dp[32], msg[100];
 	struct sockaddr_demo sa;

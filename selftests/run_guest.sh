@@ -18,7 +18,7 @@ TESTS=(
 	build/selftests/demo_module:900
 	selftests/demo_socat.sh:300
 	# tshark with tools/wireshark/af_demo.lua decoding captured traffic
-	selftests/demo_wireshark.sh:300
+	selftests/demo_wireshark.sh:900
 	# make install, autoload by socket(), make uninstall (unloads af_demo)
 	selftests/demo_install.sh:600
 	selftests/demo_kunit.sh:300
@@ -32,10 +32,10 @@ TESTS=(
 	# what a connection inherits, control segments' routes, the hash
 	build/selftests/demo_seqinherit:600
 	# DEMO_INFO and the af_demo tracepoints (issue #13)
-	build/selftests/demo_observe:300
+	build/selftests/demo_observe:900
 	# sock_diag dumps and demo-ss (build/bin/demo-ss); ends with an rmmod
 	# during and after a dump, and loads af_demo again
-	build/selftests/demo_diag:600
+	build/selftests/demo_diag:1200
 	# last: 64 MiB through netem and other slow cases; the debug kernel
 	# (KASAN) is ~5x slower than Debian's
 	build/selftests/demo_seqstress:1500
