@@ -56,14 +56,6 @@ static int ipproto(void)
 	return proto;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int dsock(int type, int proto)
 {
 	return socket(af(), type, proto);
@@ -175,18 +167,6 @@ static long mismatch(const void *buf, size_t len, uint32_t seed)
 	}
 	free(want);
 	return bad;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
 /* --- counters and /proc ------------------------------------------------- */
@@ -702,7 +682,7 @@ TEST_F(demo, bind_ephemeral_port)
 	int fds[N], i, j, lo, hi;
 
 	/* a narrow range proves that the sysctl is used */
-	ASSERT_EQ(0, write_file("/proc/sys/net/ipv4/ip_local_port_range",
+	ASSERT_EQ(0, demo_write_file("/proc/sys/net/ipv4/ip_local_port_range",
 				"40000 40099"));
 	ASSERT_EQ(0, port_range(&lo, &hi));
 	ASSERT_EQ(40000, lo);
@@ -2681,7 +2661,7 @@ FIXTURE_SETUP(veth)
 	/* ICMP errors unthrottled, so every one of them is sent */
 	for (i = 0; i < 2; i++) {
 		ENTER(ns[i]);
-		ASSERT_EQ(0, write_file("/proc/sys/net/ipv4/icmp_ratelimit",
+		ASSERT_EQ(0, demo_write_file("/proc/sys/net/ipv4/icmp_ratelimit",
 					"0"));
 	}
 	ASSERT_EQ(0, setns(self->init_ns, CLONE_NEWNET));
@@ -2787,7 +2767,7 @@ TEST_F(veth, icmp_host_unreachable)
 	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv4/neigh/veth_a/%s",
 			 knobs[i][0]);
-		ASSERT_EQ(0, write_file(path, knobs[i][1])) TH_LOG("%s", path);
+		ASSERT_EQ(0, demo_write_file(path, knobs[i][1])) TH_LOG("%s", path);
 	}
 	c = dsock(SOCK_DGRAM, 0);
 	ASSERT_EQ(0, connect_to(c, "198.18.0.99", 7));

@@ -299,24 +299,13 @@ static uint64_t ent_cookie(const struct ent *e)
 	return e->m.ddiag_cookie[0] | (uint64_t)e->m.ddiag_cookie[1] << 32;
 }
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
 static int sysctl_set(const char *name, long val)
 {
 	char path[128], buf[32];
 
 	snprintf(path, sizeof(path), SYSCTL_DIR "%s", name);
 	snprintf(buf, sizeof(buf), "%ld\n", val);
-	return write_file(path, buf);
+	return demo_write_file(path, buf);
 }
 
 static int if_up(const char *name)
@@ -372,29 +361,6 @@ struct conn {
 	int		lfd, cli, srv;
 	unsigned short	lport, cport;
 };
-
-/* connect() waiting at most @ms; 0 or -1 with errno. */
-static int connect_tmo(int fd, const char *ip, unsigned short port, int ms)
-{
-	int fl = fcntl(fd, F_GETFL), ret, err;
-
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	ret = connect_to(fd, ip, port);
-	if (ret && errno == EINPROGRESS) {
-		if (!(wait_ev(fd, POLLOUT, ms) & (POLLOUT | POLLERR | POLLHUP))) {
-			errno = ETIMEDOUT;
-			ret = -1;
-		} else {
-			err = so_error(fd);
-			ret = err ? -1 : 0;
-			errno = err;
-		}
-	}
-	err = errno;
-	fcntl(fd, F_SETFL, fl);
-	errno = err;
-	return ret;
-}
 
 /*
  * A connection to listener @c->lfd at @ip from port @cport (0: ephemeral),

@@ -100,26 +100,6 @@ static void __attribute__((constructor)) totals_map(void)
 	tot = p == MAP_FAILED ? calloc(1, sizeof(*tot)) : p;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 static int read_str(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -142,7 +122,7 @@ static int sysctl_set(const char *name, long val)
 
 	snprintf(path, sizeof(path), SYSCTL "%s", name);
 	snprintf(buf, sizeof(buf), "%ld", val);
-	return write_str(path, buf);
+	return demo_write_file(path, buf);
 }
 
 /* Short retransmission timers: a segment lost to a fault costs < 0.2 s. */
@@ -218,13 +198,13 @@ static void knobs_restore(struct knobs *k)
 
 	if (!k->saved)
 		return;
-	write_str(FS "probability", "0");
-	write_str(FPA "probability", "0");
+	demo_write_file(FS "probability", "0");
+	demo_write_file(FPA "probability", "0");
 	for (i = 0; i < NKNOBS; i++)
 		if (!strstr(knob_names[i], "probability"))
-			write_str(knob_names[i], k->old[i]);
-	write_str(FS "probability", k->old[0]);
-	write_str(FPA "probability", k->old[12]);
+			demo_write_file(knob_names[i], k->old[i]);
+	demo_write_file(FS "probability", k->old[0]);
+	demo_write_file(FPA "probability", k->old[12]);
 	k->saved = false;
 }
 
@@ -233,7 +213,7 @@ static int knob(const char *dir, const char *name, const char *val)
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s%s", dir, name);
-	return write_str(path, val);
+	return demo_write_file(path, val);
 }
 
 /*
@@ -344,15 +324,12 @@ static int ssock(int flags)
 	return socket(af(), SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
 }
 
-/* Close with SO_LINGER 0: a reset, and the socket is gone at once. */
-static void close_abort(int *fd)
+/* close_abort() of *@fd (a reset: gone at once), then set *@fd to -1. */
+static void close_abort_clear(int *fd)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
 	if (*fd < 0)
 		return;
-	setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(*fd);
+	close_abort(*fd);
 	*fd = -1;
 }
 
@@ -365,24 +342,6 @@ static int listener(const char *ip, int backlog)
 		fd = -1;
 	}
 	return fd;
-}
-
-static int accept_tmo(int l, int ms)
-{
-	if (!(wait_ev(l, POLLIN, ms) & POLLIN)) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return accept4(l, NULL, NULL, SOCK_CLOEXEC);
-}
-
-static ssize_t recv_tmo(int fd, void *buf, size_t len, int ms)
-{
-	if (!(wait_ev(fd, POLLIN, ms) & (POLLIN | POLLERR | POLLHUP))) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return recv(fd, buf, len, MSG_DONTWAIT);
 }
 
 /* /proc/net/demo entries of the current namespace, -1 on error. */
@@ -456,7 +415,7 @@ static int fctx_close(struct fctx *c)
 	int i;
 
 	for (i = 0; i < NFD; i++)
-		close_abort(&c->fd[i]);
+		close_abort_clear(&c->fd[i]);
 	return wait_proc_empty(TMO);
 }
 
@@ -599,7 +558,7 @@ static int check_bind(struct fctx *c, long ret, int err)
 	CK(c, port_of(c->fd[X]) == 0, "failed bind left port %u",
 	   port_of(c->fd[X]));
 	CK(c, !bind_to(c->fd[Y], LO, PORT_FIX), "failed bind took the port");
-	close_abort(&c->fd[Y]);
+	close_abort_clear(&c->fd[Y]);
 	CK(c, !bind_to(c->fd[X], LO, PORT_FIX), "bind again");
 	return 0;
 }
@@ -1206,18 +1165,6 @@ static const char *const veth_up[] = {
 		" lladdr 02:de:00:00:01:0a dev veth_b nud permanent",
 };
 
-static int link_ready(const char *ns, const char *dev)
-{
-	double end = now_ms() + TMO;
-
-	do {
-		if (!sh("ip -n %s link show %s | grep -q 'state UP'", ns, dev))
-			return 0;
-		poll(NULL, 0, 10);
-	} while (now_ms() < end);
-	return -1;
-}
-
 FIXTURE_SETUP(soft)
 {
 	size_t i;
@@ -1234,8 +1181,8 @@ FIXTURE_SETUP(soft)
 	   " 2>/dev/null");
 	for (i = 0; i < ARRAY_SIZE(veth_up); i++)
 		ASSERT_EQ(0, sh("%s", veth_up[i])) TH_LOG("%s", veth_up[i]);
-	ASSERT_EQ(0, link_ready(NS_A, "veth_a"));
-	ASSERT_EQ(0, link_ready(NS_B, "veth_b"));
+	ASSERT_EQ(0, link_ready(NS_A, "veth_a", TMO));
+	ASSERT_EQ(0, link_ready(NS_B, "veth_b", TMO));
 	ASSERT_EQ(0, demo_netns_enter(NS_B));
 	ASSERT_EQ(0, quick_timers());
 	ASSERT_EQ(0, demo_netns_enter(NS_A));
@@ -1293,7 +1240,7 @@ static int soft_connect(struct fctx *c, int l, unsigned short port,
 		}
 		if (connect_to(s, ADDR_B, port)) {
 			CK(c, conn_err_ok(errno), "connect");
-			close_abort(&s);
+			close_abort_clear(&s);
 			++*fails;
 			continue;
 		}
@@ -1302,7 +1249,7 @@ static int soft_connect(struct fctx *c, int l, unsigned short port,
 			/* no child at the listener: the client must hear */
 			CK(c, errno == ETIMEDOUT || errno == ENOMEM ||
 			   errno == ENOBUFS || errno == ENFILE, "accept");
-			close_abort(&s);
+			close_abort_clear(&s);
 			++*fails;
 			continue;
 		}
@@ -1496,8 +1443,8 @@ TEST_F_TIMEOUT(soft, softirq_faults, 600)
 
 	for (i = 0; i < SOFT_CONNS; i++) {
 		dead_n += !!dead[i];
-		close_abort(&cs[i]);
-		close_abort(&as[i]);
+		close_abort_clear(&cs[i]);
+		close_abort_clear(&as[i]);
 	}
 	ASSERT_EQ(0, fctx_close(c));
 	ASSERT_EQ(0, demo_netns_enter(NS_B));

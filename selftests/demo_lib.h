@@ -300,16 +300,107 @@ static inline int so_error(int fd)
 	return sockopt_int(fd, SOL_SOCKET, SO_ERROR);
 }
 
+/*
+ * Non-blocking connect() waiting at most @ms for the outcome; the file
+ * flags are kept. Returns 0, or -1 with errno (ETIMEDOUT if nothing
+ * happened in time).
+ */
+static inline int connect_tmo(int fd, const char *ip, unsigned short port,
+			      int ms)
+{
+	int fl = fcntl(fd, F_GETFL), ret, err;
+
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	ret = connect_to(fd, ip, port);
+	if (ret && errno == EINPROGRESS) {
+		if (!(wait_ev(fd, POLLOUT, ms) & (POLLOUT | POLLERR | POLLHUP))) {
+			errno = ETIMEDOUT;
+			ret = -1;
+		} else {
+			err = so_error(fd);
+			ret = err ? -1 : 0;
+			errno = err;
+		}
+	}
+	err = errno;
+	fcntl(fd, F_SETFL, fl);
+	errno = err;
+	return ret;
+}
+
+/* accept4(@flags) of a connection ready within @ms; fd, or -1 with errno. */
+static inline int accept4_tmo(int lfd, int flags, int ms)
+{
+	if (!(wait_ev(lfd, POLLIN, ms) & POLLIN)) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return accept4(lfd, NULL, NULL, flags);
+}
+
+/* accept() (SOCK_CLOEXEC) within @ms; fd, or -1 with errno (ETIMEDOUT). */
+static inline int accept_tmo(int lfd, int ms)
+{
+	return accept4_tmo(lfd, SOCK_CLOEXEC, ms);
+}
+
+/* recv() of one message within @ms; its length, or -1 with errno. */
+static inline ssize_t recv_tmo(int fd, void *buf, size_t len, int ms)
+{
+	if (!(wait_ev(fd, POLLIN, ms) & (POLLIN | POLLERR | POLLHUP))) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return recv(fd, buf, len, MSG_DONTWAIT);
+}
+
+/* Close @fd (if >= 0) with SO_LINGER 0: a reset, nothing lingers; no return. */
+static inline void close_abort(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
 /* Module lifecycle: the modules are loaded and unloaded by the tests. */
 
 #define DEMO_MOD_IDLE_MS	10000	/* deadline for a refcount to drain */
 
+/* CLOCK_MONOTONIC in whole ms. */
 static inline long demo_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* CLOCK_MONOTONIC in ms, with the fraction (for sub-ms arithmetic). */
+static inline double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * Wait at most @ms until @dev in namespace @ns shows "state UP" in ip link
+ * (linkwatch has run); 0 once it does, -1 at the deadline.
+ */
+static inline int link_ready(const char *ns, const char *dev, int ms)
+{
+	double end = now_ms() + ms;
+
+	do {
+		if (!sh("ip -n %s link show %s | grep -q 'state UP'", ns, dev))
+			return 0;
+		poll(NULL, 0, 10);
+	} while (now_ms() < end);
+	return -1;
 }
 
 /* /sys/module/@mod/@file as a number; 0 on success. */
@@ -385,17 +476,27 @@ static inline bool demo_kmemleak_available(void)
 	return access(DEMO_KMEMLEAK, W_OK) == 0;
 }
 
-/* Write @val to the (proc, sys or debugfs) file @path; 0 or -1. */
+/*
+ * Write @val to the (proc, sys or debugfs) file @path: 0, or -1 with the
+ * errno of open() or write() (EIO for a short write).
+ */
 static inline int demo_write_file(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	ssize_t n;
+	int err;
 
 	if (fd < 0)
 		return -1;
 	n = write(fd, val, strlen(val));
+	err = errno;
 	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
+	errno = err;
+	if (n >= 0 && n != (ssize_t)strlen(val)) {
+		errno = EIO;
+		return -1;
+	}
+	return n < 0 ? -1 : 0;
 }
 
 static inline int demo_kmemleak_cmd(const char *cmd)
@@ -433,6 +534,29 @@ static inline int demo_kmemleak_scan(void)
 	}
 	fclose(f);
 	return leaks;
+}
+
+/*
+ * The stream of diag(): stderr, unbuffered (the harness ends tests with
+ * _exit). A program that wants its diagnostics in order with its TAP lines
+ * defines DEMO_DIAG_STREAM as stdout before it includes this file.
+ */
+#ifndef DEMO_DIAG_STREAM
+#define DEMO_DIAG_STREAM stderr
+#endif
+
+/* Print "# <fmt ...>" on DEMO_DIAG_STREAM as a TAP diagnostic, flushed. */
+static inline void __attribute__((format(printf, 1, 2)))
+diag(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(DEMO_DIAG_STREAM, "# %s\n", line);
+	fflush(DEMO_DIAG_STREAM);
 }
 
 /*

@@ -75,26 +75,6 @@
 #define ST_ESTABLISHED	1
 #define ST_CLOSE	7
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* A TAP diagnostic line. */
-static void diag(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "# %s\n", line);
-}
-
 /* A socket of namespace @ns. */
 static int ns_socket(const char *ns, int type, int proto)
 {
@@ -118,16 +98,6 @@ static int get_info(int fd, struct demo_info *info, socklen_t len)
 	if (getsockopt(fd, SOL_DEMO, DEMO_INFO, info, &len))
 		return -1;
 	return len;
-}
-
-static void close_abort(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
 }
 
 /* A listener on ADDR_R:@port in NS_R, and a connection to it from NS_S. */
@@ -175,19 +145,6 @@ static const char *const ns_up[] = {
 	"ip -n " NS_R " link set lo up",
 };
 
-/* Wait until @dev in @ns is UP. */
-static int link_ready(const char *ns, const char *dev)
-{
-	double end = now_ms() + TMO;
-
-	do {
-		if (!sh("ip -n %s link show %s | grep -q 'state UP'", ns, dev))
-			return 0;
-		poll(NULL, 0, 10);
-	} while (now_ms() < end);
-	return -1;
-}
-
 /*
  * netem on both egresses, OBS_DELAY_MS each; the sender's (NS_S) also
  * loses @loss ("5%", "100%") if not NULL. 0, or -1 without sch_netem.
@@ -217,8 +174,8 @@ FIXTURE_SETUP(obs)
 	   " 2>/dev/null");
 	for (i = 0; i < ARRAY_SIZE(ns_up); i++)
 		ASSERT_EQ(0, sh("%s", ns_up[i])) TH_LOG("failed: %s", ns_up[i]);
-	ASSERT_EQ(0, link_ready(NS_S, DEV_S));
-	ASSERT_EQ(0, link_ready(NS_R, DEV_R));
+	ASSERT_EQ(0, link_ready(NS_S, DEV_S, TMO));
+	ASSERT_EQ(0, link_ready(NS_R, DEV_R, TMO));
 	sh("modprobe -q sch_netem 2>/dev/null");
 	self->netem = !path_netem(NULL);
 }

@@ -58,6 +58,8 @@
  * Repeat a run: AFDEMO_SEED=<seed printed on the first line>.
  * Run as root with af_demo loaded (selftests/run_guest.sh does both).
  */
+/* diag() lines go to stdout, in order with the TAP lines. */
+#define DEMO_DIAG_STREAM stdout
 #include "demo_lib.h"
 
 #include <limits.h>
@@ -132,18 +134,6 @@ static bool debug_kernel(void)
 		return false;
 	n = strlen(u.release);
 	return n > 13 && !strcmp(u.release + n - 13, "-afdemo-debug");
-}
-
-static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	printf("# %s\n", line);
-	fflush(stdout);
 }
 
 /* --- checksums and the receive rules, as the module has them ------------- */
@@ -970,13 +960,6 @@ static int sock_port(int fd)
 	return sock_name(fd, &sa, false) ? -1 : ntohs(sa.sdemo_port);
 }
 
-static int accept_tmo(int lsn)
-{
-	if (!(wait_ev(lsn, POLLIN, TMO) & POLLIN))
-		return -1;
-	return accept4(lsn, NULL, NULL, SOCK_CLOEXEC);
-}
-
 /* A client in pfz_a connected to the listener, and its accepted end. */
 static int connect_pair(struct pf *pf, int *a, int *b)
 {
@@ -984,7 +967,7 @@ static int connect_pair(struct pf *pf, int *a, int *b)
 	*b = -1;
 	if (*a < 0 || connect_to(*a, ADDR_B, LPORT))
 		return -1;
-	*b = accept_tmo(pf->lsn);
+	*b = accept_tmo(pf->lsn, TMO);
 	return *b < 0 ? -1 : 0;
 }
 
@@ -1088,18 +1071,6 @@ FIXTURE(pf) {
 	struct pf *pf;
 };
 
-static int link_ready(const char *ns, const char *dev)
-{
-	long end = demo_now_ms() + TMO;
-
-	do {
-		if (!sh("ip -n %s link show %s | grep -q 'state UP'", ns, dev))
-			return 0;
-		poll(NULL, 0, 10);
-	} while (demo_now_ms() < end);
-	return -1;
-}
-
 static int drop_all_input(int fd)
 {
 	struct sock_filter f[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
@@ -1135,8 +1106,8 @@ FIXTURE_SETUP(pf)
 	   " 2>/dev/null");
 	for (i = 0; i < (int)ARRAY_SIZE(setup_cmds); i++)
 		ASSERT_EQ(0, sh("%s", setup_cmds[i])) TH_LOG("%s", setup_cmds[i]);
-	ASSERT_EQ(0, link_ready(NS_A, "veth_a"));
-	ASSERT_EQ(0, link_ready(NS_B, "veth_b"));
+	ASSERT_EQ(0, link_ready(NS_A, "veth_a", TMO));
+	ASSERT_EQ(0, link_ready(NS_B, "veth_b", TMO));
 
 	pf = calloc(1, sizeof(*pf));
 	ASSERT_NE(NULL, pf);

@@ -58,49 +58,6 @@ static int sp_sock(void)
 	return socket(af(), SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 }
 
-/* accept() once a connection is ready, waiting at most @ms. */
-static int accept_tmo(int lfd, int ms)
-{
-	if (!(wait_ev(lfd, POLLIN, ms) & POLLIN)) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-}
-
-/* connect() waiting at most @ms for the outcome: 0 or -1 with errno. */
-static int connect_tmo(int fd, const char *ip, unsigned short port, int ms)
-{
-	int fl = fcntl(fd, F_GETFL), ret, err;
-
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	ret = connect_to(fd, ip, port);
-	if (ret && errno == EINPROGRESS) {
-		if (!(wait_ev(fd, POLLOUT, ms) & (POLLOUT | POLLERR | POLLHUP))) {
-			errno = ETIMEDOUT;
-			ret = -1;
-		} else {
-			err = so_error(fd);
-			ret = err ? -1 : 0;
-			errno = err;
-		}
-	}
-	err = errno;
-	fcntl(fd, F_SETFL, fl);
-	errno = err;
-	return ret;
-}
-
-/* One message within @ms, or -1 (ETIMEDOUT when none came). */
-static ssize_t recv_tmo(int fd, void *buf, size_t len, int ms)
-{
-	if (wait_ev(fd, POLLIN, ms) <= 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return recv(fd, buf, len, MSG_DONTWAIT);
-}
-
 /* A listener on @ip:@port (NULL: any, 0: ephemeral), or -1. */
 static int listener_on(const char *ip, unsigned short port)
 {
@@ -444,17 +401,6 @@ static long cls_cgroup_pkts(void)
 	return pkts;
 }
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
 /*
  * The server side, in a process of its own in net_cls cgroup @cg: listen,
  * report the port on @up, accept, report again, then leave the accepted
@@ -468,7 +414,7 @@ static void cgroup_server(const char *cg, int up, int down)
 
 	snprintf(path, sizeof(path), "%s/tasks", cg);
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (write_str(path, pid))
+	if (demo_write_file(path, pid))
 		_exit(1);
 	lst = listener_on(LO, 0);
 	port = lst < 0 ? 0 : port_of(lst);

@@ -230,24 +230,6 @@ static bool connected(int fd)
 	return (wait_ev(fd, POLLOUT, LONG_TMO) & POLLOUT) && !so_error(fd);
 }
 
-/* Abortive close (RST): nothing lingers after the case. */
-static void close_abort(int fd)
-{
-	struct linger l = { 1, 0 };
-
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
-static int accept_tmo(int lfd, int ms)
-{
-	if (!(wait_ev(lfd, POLLIN, ms) & POLLIN))
-		return -1;
-	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-}
-
 static void fill(char *buf, size_t len, unsigned int seed)
 {
 	size_t i;

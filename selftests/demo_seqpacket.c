@@ -55,14 +55,6 @@
 
 /* --- small helpers ------------------------------------------------------ */
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* A seqpacket socket; @flags: SOCK_NONBLOCK, SOCK_CLOEXEC. */
 static int sp_sock(int flags)
 {
@@ -197,26 +189,6 @@ static int send_err(int fd, int flags)
 	return send(fd, "x", 1, flags) == 1 ? 0 : errno;
 }
 
-/* Write @val to @path: 0, or -1 with errno set. */
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-	int err;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	err = errno;
-	close(fd);
-	errno = err;
-	if (n >= 0 && n != (ssize_t)strlen(val)) {
-		errno = EIO;
-		return -1;
-	}
-	return n < 0 ? -1 : 0;
-}
-
 static long sysctl_get(const char *name)
 {
 	char path[128];
@@ -232,7 +204,7 @@ static int sysctl_set(const char *name, long val)
 
 	snprintf(path, sizeof(path), SYSCTL_DIR "%s", name);
 	snprintf(buf, sizeof(buf), "%ld\n", val);
-	return write_file(path, buf);
+	return demo_write_file(path, buf);
 }
 
 /* SIGPIPE is blocked in every case: true (and consumed) if one is pending. */
@@ -538,42 +510,6 @@ static int listener(const char *ip, unsigned short port, int backlog)
 	return fd;
 }
 
-/* accept4() once a connection is ready, waiting at most TMO ms. */
-static int accept_tmo(int lfd, int flags)
-{
-	if (!(wait_ev(lfd, POLLIN, TMO) & POLLIN)) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return accept4(lfd, NULL, NULL, flags);
-}
-
-/*
- * Non-blocking connect waiting at most @ms for the outcome: 0, or -1 with
- * errno (ETIMEDOUT if nothing happened in time). The file flags are kept.
- */
-static int connect_tmo(int fd, const char *ip, unsigned short port, int ms)
-{
-	int fl = fcntl(fd, F_GETFL), ret, err;
-
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	ret = connect_to(fd, ip, port);
-	if (ret && errno == EINPROGRESS) {
-		if (!(wait_ev(fd, POLLOUT, ms) & (POLLOUT | POLLERR | POLLHUP))) {
-			errno = ETIMEDOUT;
-			ret = -1;
-		} else {
-			err = so_error(fd);
-			ret = err ? -1 : 0;
-			errno = err;
-		}
-	}
-	err = errno;
-	fcntl(fd, F_SETFL, fl);
-	errno = err;
-	return ret;
-}
-
 struct conn {
 	int lst, cli, srv;
 	unsigned short lport, cport;
@@ -590,7 +526,7 @@ static void lo_conn(struct __test_metadata *_metadata, struct conn *c)
 	ASSERT_EQ(0, connect_to(c->cli, LO, c->lport))
 		TH_LOG("connect: %s", strerror(errno));
 	c->cport = port_of(c->cli);
-	c->srv = accept_tmo(c->lst, 0);
+	c->srv = accept4_tmo(c->lst, 0, TMO);
 	ASSERT_LE(0, c->srv) TH_LOG("accept: %s", strerror(errno));
 }
 
@@ -616,7 +552,7 @@ static void veth_conn(struct __test_metadata *_metadata, struct conn *c,
 	ASSERT_EQ(0, connect_to(c->cli, ADDR_B, c->lport))
 		TH_LOG("connect across the veth: %s", strerror(errno));
 	c->cport = port_of(c->cli);
-	c->srv = accept_tmo(c->lst, 0);
+	c->srv = accept4_tmo(c->lst, 0, TMO);
 	ASSERT_LE(0, c->srv) TH_LOG("accept: %s", strerror(errno));
 	if (rcvbuf)
 		ASSERT_EQ(0, setopt_int(c->srv, SOL_SOCKET, SO_RCVBUF, rcvbuf));
@@ -733,7 +669,7 @@ TEST_F(seq, listen_autobinds)
 	int c = sp_sock(0);
 
 	ASSERT_EQ(0, connect_to(c, LO, p)) TH_LOG("%s", strerror(errno));
-	EXPECT_LE(0, accept_tmo(fd, 0));
+	EXPECT_LE(0, accept4_tmo(fd, 0, TMO));
 }
 
 TEST_F(seq, listen_connected_einval)
@@ -800,7 +736,7 @@ TEST_F(seq, accept4_flags_and_names)
 	EXPECT_ERRNO(EAGAIN, recv(s, &len, 1, 0));
 	close(s);
 
-	s = accept_tmo(l, 0);
+	s = accept4_tmo(l, 0, TMO);
 	ASSERT_LE(0, s);
 	EXPECT_FALSE(fcntl(s, F_GETFL) & O_NONBLOCK);
 	EXPECT_FALSE(fcntl(s, F_GETFD) & FD_CLOEXEC);
@@ -826,7 +762,7 @@ TEST_F(seq, names)
 	cp = port_of(c);
 	EXPECT_NE(0, cp);
 	EXPECT_NE(lp, cp);
-	s = accept_tmo(l, 0);
+	s = accept4_tmo(l, 0, TMO);
 	ASSERT_LE(0, s);
 	/* connecting side: route source and an ephemeral port */
 	EXPECT_TRUE(name_is(c, false, LO, cp));
@@ -894,7 +830,7 @@ TEST_F(seq, connect_nonblocking)
 	ret = connect_to(c, LO, port_of(l));
 	EXPECT_TRUE(ret == 0 || errno == EISCONN) TH_LOG("%s", strerror(errno));
 	EXPECT_ERRNO(EISCONN, connect_to(c, LO, port_of(l)));
-	s = accept_tmo(l, 0);
+	s = accept4_tmo(l, 0, TMO);
 	ASSERT_LE(0, s);
 	ASSERT_EQ(3, send(c, "abc", 3, 0));
 	EXPECT_EQ(3, recv_msg(s, b, sizeof(b), 0, NULL, TMO));
@@ -1403,7 +1339,7 @@ TEST_F(seq, listener_poll)
 	ASSERT_EQ(1, epoll_wait(ep, &e, 1, TMO));
 	EXPECT_EQ((unsigned int)EPOLLIN, e.events);
 	EXPECT_EQ(1, accept_queue(port_of(l)));
-	s = accept_tmo(l, 0);
+	s = accept4_tmo(l, 0, TMO);
 	ASSERT_LE(0, s);
 	EXPECT_EQ(0, wait_ev(l, POLLIN | POLLOUT, 0));
 	EXPECT_EQ(0, epoll_wait(ep, &e, 1, 0));
@@ -1466,7 +1402,7 @@ TEST_F(seq, backlog_overflow)
 
 	/* every queued connection is accepted and works */
 	for (i = 0; i < queued; i++) {
-		s = accept_tmo(l, 0);
+		s = accept4_tmo(l, 0, TMO);
 		ASSERT_LE(0, s) TH_LOG("accept %d: %s", i, strerror(errno));
 		ASSERT_EQ(2, send(s, "hi", 2, 0));
 		close(s);
@@ -1478,7 +1414,7 @@ TEST_F(seq, backlog_overflow)
 	cl[0] = sp_sock(0);
 	ASSERT_EQ(0, connect_tmo(cl[0], LO, lp, TMO))
 		TH_LOG("connect after accepting: %s", strerror(errno));
-	s = accept_tmo(l, 0);
+	s = accept4_tmo(l, 0, TMO);
 	ASSERT_LE(0, s);
 	close(s);
 
@@ -1497,7 +1433,7 @@ TEST_F(seq, backlog_capped_at_somaxconn)
 	int l, cl[8], n, queued;
 	struct demo_ent e;
 
-	ASSERT_EQ(0, write_file("/proc/sys/net/core/somaxconn", "1"));
+	ASSERT_EQ(0, demo_write_file("/proc/sys/net/core/somaxconn", "1"));
 	l = listener(LO, 0, 100);
 	ASSERT_LE(0, l);
 	ASSERT_EQ(1, proc_find(port_of(l), 0, "LISTEN", &e));
@@ -1977,7 +1913,7 @@ TEST_F(seq, syn_on_established_challenged)
 		ASSERT_LE(0, more[i].cli);
 		ASSERT_EQ(0, connect_to(more[i].cli, LO, c.lport));
 		more[i].cport = port_of(more[i].cli);
-		more[i].srv = accept_tmo(c.lst, 0);
+		more[i].srv = accept4_tmo(c.lst, 0, TMO);
 		ASSERT_LE(0, more[i].srv);
 	}
 	chal = demo_stat("ChallengeAcks");
@@ -2432,7 +2368,7 @@ TEST_F_TIMEOUT(veth, connect_nonblocking_cross_ns, 60)
 	ret = connect_to(c, ADDR_B, p);
 	EXPECT_TRUE(ret == 0 || errno == EISCONN) TH_LOG("%s", strerror(errno));
 	EXPECT_ERRNO(EISCONN, connect_to(c, ADDR_B, p));
-	s = accept_tmo(l, 0);
+	s = accept4_tmo(l, 0, TMO);
 	ASSERT_LE(0, s);
 	EXPECT_TRUE(name_is(s, true, ADDR_A, port_of(c)));
 	ASSERT_EQ(2, send(c, "nb", 2, 0));
@@ -3159,7 +3095,7 @@ TEST_F_TIMEOUT(veth, syn_cookies_after_overflow, 60)
 	cl = sp_sock(0);
 	ASSERT_EQ(0, connect_tmo(cl, ADDR_B, lport, LONG_TMO))
 		TH_LOG("connect: %s", strerror(errno));
-	s = accept_tmo(l, 0);
+	s = accept4_tmo(l, 0, TMO);
 	ASSERT_LE(0, s) TH_LOG("accept: %s", strerror(errno));
 	ASSERT_EQ(2, send(cl, "hi", 2, 0));
 	ASSERT_EQ(2, recv_msg(s, b, sizeof(b), 0, NULL, TMO));

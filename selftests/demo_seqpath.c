@@ -116,37 +116,6 @@
 
 /* --- small helpers ------------------------------------------------------ */
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* A TAP diagnostic line, unbuffered (the harness ends tests with _exit). */
-static void diag(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "# %s\n", line);
-}
-
-/* Close with SO_LINGER 0: a reset, and nothing is left retransmitting. */
-static void close_abort(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
-}
-
 /* pthread_join with a deadline @ms from now; 0 or an errno. */
 static int join_tmo(pthread_t t, long ms)
 {
@@ -230,19 +199,6 @@ static int run_all(struct __test_metadata *_metadata,
 		}
 	}
 	return 0;
-}
-
-/* Wait until @dev in @ns is UP (linkwatch has run). */
-static int link_ready(const char *ns, const char *dev)
-{
-	double end = now_ms() + TMO;
-
-	do {
-		if (!sh("ip -n %s link show %s | grep -q 'state UP'", ns, dev))
-			return 0;
-		poll(NULL, 0, 10);
-	} while (now_ms() < end);
-	return -1;
 }
 
 /*
@@ -350,8 +306,8 @@ FIXTURE_SETUP(path)
 	sh("ip netns del " NS_S " 2>/dev/null; ip netns del " NS_R
 	   " 2>/dev/null");
 	ASSERT_EQ(0, run_all(_metadata, ns_up, ARRAY_SIZE(ns_up)));
-	ASSERT_EQ(0, link_ready(NS_S, DEV_S));
-	ASSERT_EQ(0, link_ready(NS_R, DEV_R));
+	ASSERT_EQ(0, link_ready(NS_S, DEV_S, TMO));
+	ASSERT_EQ(0, link_ready(NS_R, DEV_R, TMO));
 	ASSERT_EQ(0, offloads_off(NS_S, DEV_S))
 		TH_LOG("offloads of %s: %s", DEV_S, strerror(errno));
 	ASSERT_EQ(0, offloads_off(NS_R, DEV_R))

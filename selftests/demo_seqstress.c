@@ -57,38 +57,6 @@
 
 /* --- small helpers ------------------------------------------------------ */
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* A TAP diagnostic line, unbuffered (the harness ends tests with _exit). */
-static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "# %s\n", line);
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 /* Set /proc/sys/net/demo/@name of the current netns; 0 or -1. */
 static int demo_sysctl(const char *name, long val)
 {
@@ -97,7 +65,7 @@ static int demo_sysctl(const char *name, long val)
 
 	snprintf(path, sizeof(path), SYSCTL "%s", name);
 	snprintf(buf, sizeof(buf), "%ld", val);
-	if (write_file(path, buf) || demo_read_long(path, &back))
+	if (demo_write_file(path, buf) || demo_read_long(path, &back))
 		return -1;
 	return back == val ? 0 : -1;
 }
@@ -121,17 +89,6 @@ static int set_timeo(int fd, int opt, int ms)
 	return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
 }
 
-/* Close with SO_LINGER 0: a reset, and the socket is gone at once. */
-static void close_abort(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
-}
-
 static int seqsock(int flags)
 {
 	return socket(af(), SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
@@ -152,26 +109,6 @@ static int listener(const char *ip, int backlog)
 		return -1;
 	}
 	return fd;
-}
-
-/* accept() waiting at most @ms for a connection; -1 with errno. */
-static int accept_tmo(int l, int ms)
-{
-	if (!(wait_ev(l, POLLIN, ms) & POLLIN)) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return accept4(l, NULL, NULL, SOCK_CLOEXEC);
-}
-
-/* recv() of one message, waiting at most @ms; -1 with errno. */
-static ssize_t recv_tmo(int fd, void *buf, size_t len, int ms)
-{
-	if (!(wait_ev(fd, POLLIN, ms) & (POLLIN | POLLERR | POLLHUP))) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return recv(fd, buf, len, MSG_DONTWAIT);
 }
 
 /* pthread_join with a deadline @ms from now; 0 or an errno. */
@@ -316,19 +253,6 @@ static int wait_settled(const char *ns, int ms, bool listen_ok)
 
 /* --- network namespaces ------------------------------------------------- */
 
-/* Wait until @dev in @ns has its qdisc and is UP (linkwatch has run). */
-static int link_ready(const char *ns, const char *dev)
-{
-	double end = now_ms() + TMO;
-
-	do {
-		if (!sh("ip -n %s link show %s | grep -q 'state UP'", ns, dev))
-			return 0;
-		poll(NULL, 0, 10);
-	} while (now_ms() < end);
-	return -1;
-}
-
 /* Whether network device @dev exists in @ns. */
 static bool dev_exists(const char *ns, const char *dev)
 {
@@ -399,8 +323,8 @@ FIXTURE_SETUP(veth)
 	sh("ip netns del " NS_A " 2>/dev/null; ip netns del " NS_B
 	   " 2>/dev/null");
 	ASSERT_EQ(0, run_all(_metadata, veth_up, ARRAY_SIZE(veth_up)));
-	ASSERT_EQ(0, link_ready(NS_A, "veth_a"));
-	ASSERT_EQ(0, link_ready(NS_B, "veth_b"));
+	ASSERT_EQ(0, link_ready(NS_A, "veth_a", TMO));
+	ASSERT_EQ(0, link_ready(NS_B, "veth_b", TMO));
 }
 
 FIXTURE_TEARDOWN(veth)
@@ -1064,8 +988,8 @@ FIXTURE_SETUP(vns)
 	sh("ip netns del " NS_S " 2>/dev/null; ip netns del " NS_V
 	   " 2>/dev/null");
 	ASSERT_EQ(0, run_all(_metadata, vns_up, ARRAY_SIZE(vns_up)));
-	ASSERT_EQ(0, link_ready(NS_S, "veth_s"));
-	ASSERT_EQ(0, link_ready(NS_V, "veth_v"));
+	ASSERT_EQ(0, link_ready(NS_S, "veth_s", TMO));
+	ASSERT_EQ(0, link_ready(NS_V, "veth_v", TMO));
 	ENTER(NS_S);
 	ASSERT_EQ(0, quick_timers()) TH_LOG("cannot set " SYSCTL "*");
 	ENTER(NS_V);

@@ -51,6 +51,8 @@
  * AFDEMO_SEED=<seed>. AFDEMO_SOAK_KIB overrides the KiB each lossy_transfer
  * connection carries in each direction.
  */
+/* diag() lines go to stdout, in order with the TAP lines. */
+#define DEMO_DIAG_STREAM stdout
 #include "demo_lib.h"
 
 #include <limits.h>
@@ -112,30 +114,6 @@ static long budget_ms(long debian_ms)
 	return debug_kernel() ? debian_ms * 3 : debian_ms;
 }
 
-static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	printf("# %s\n", line);
-	fflush(stdout);
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 /* Set /proc/sys/net/demo/@name in netns @ns; 0 or -1. */
 static int ns_sysctl(const char *ns, const char *name, long val)
 {
@@ -145,7 +123,7 @@ static int ns_sysctl(const char *ns, const char *name, long val)
 	snprintf(path, sizeof(path), SYSCTL "%s", name);
 	snprintf(buf, sizeof(buf), "%ld", val);
 	if (cur >= 0 && !demo_netns_enter(ns))
-		ret = write_file(path, buf);
+		ret = demo_write_file(path, buf);
 	ns_restore(cur);
 	return ret;
 }
@@ -188,15 +166,6 @@ static int set_timeo(int fd, int opt, int ms)
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
 
 	return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
-}
-
-/* Close with SO_LINGER 0: a reset. */
-static void close_abort(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
 }
 
 /*
@@ -265,7 +234,7 @@ static bool dev_exists(const char *ns, const char *dev)
 }
 
 /* Wait until @dev in @ns is running (carrier up: linkwatch has run). */
-static int link_ready(const char *ns, const char *dev)
+static int link_running(const char *ns, const char *dev)
 {
 	long end = demo_now_ms() + TMO;
 	struct ifreq ifr = {};
@@ -496,7 +465,7 @@ static int pair_up(const struct pair *p)
 	    ns_neigh(p->a, "veth_a", p->ip_gone, MAC_GONE) ||
 	    ns_neigh(p->b, "veth_b", p->ip_a, MAC_A))
 		return -1;
-	if (link_ready(p->a, "veth_a") || link_ready(p->b, "veth_b") ||
+	if (link_running(p->a, "veth_a") || link_running(p->b, "veth_b") ||
 	    udp_path(p->a, p->b, p->ip_b) || udp_path(p->b, p->a, p->ip_a))
 		return -1;
 	return 0;
@@ -718,15 +687,6 @@ static int ns_connect(const char *ns, const char *ip, unsigned short port)
 	return fd;
 }
 
-static int accept_tmo(int l)
-{
-	if (!(wait_ev(l, POLLIN, TMO) & POLLIN)) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return accept4(l, NULL, NULL, SOCK_CLOEXEC);
-}
-
 /* A bound datagram socket in @ns on @ip:0. */
 static int ns_dgram(const char *ns, const char *ip)
 {
@@ -881,7 +841,7 @@ static void module_cycle(struct __test_metadata *_metadata,
 		c->cl[k] = ns_connect(p->a, p->ip_b, port);
 		ASSERT_LE(0, c->cl[k]) TH_LOG("connect %d: %s", k,
 					      strerror(errno));
-		c->sv[k] = accept_tmo(c->l);
+		c->sv[k] = accept_tmo(c->l, TMO);
 		ASSERT_LE(0, c->sv[k]) TH_LOG("accept %d: %s", k,
 					      strerror(errno));
 	}
@@ -1035,7 +995,7 @@ static void churn_time_wait(struct __test_metadata *_metadata,
 	ASSERT_LE(0, l);
 	cl = ns_connect(p->a, p->ip_b, port_of(l));
 	ASSERT_LE(0, cl);
-	sv = accept_tmo(l);
+	sv = accept_tmo(l, TMO);
 	ASSERT_LE(0, sv);
 	seq_round(_metadata, &cl, &sv, 1, base, 0, c->buf, c->tmp, rng);
 	ASSERT_EQ(0, close(cl));
@@ -1098,7 +1058,7 @@ static void churn_iter(struct __test_metadata *_metadata,
 	for (k = 0; k < NC_CONNS; k++) {
 		c->cl[k] = ns_connect(p->a, p->ip_b, port);
 		ASSERT_LE(0, c->cl[k]) TH_LOG("connect: %s", strerror(errno));
-		c->sv[k] = accept_tmo(c->l);
+		c->sv[k] = accept_tmo(c->l, TMO);
 		ASSERT_LE(0, c->sv[k]) TH_LOG("accept: %s", strerror(errno));
 	}
 	seq_round(_metadata, c->cl, c->sv, NC_CONNS, base, 0, c->buf, c->tmp,
@@ -1117,7 +1077,7 @@ static void churn_iter(struct __test_metadata *_metadata,
 		ASSERT_TRUE(wait_ev(pfd[0], POLLIN, TMO) & POLLIN);
 		ASSERT_EQ(1, read(pfd[0], &r, 1)) TH_LOG("child failed");
 		close(pfd[0]);
-		c->svc = accept_tmo(c->l);
+		c->svc = accept_tmo(c->l, TMO);
 		ASSERT_LE(0, c->svc);
 		why = recv_msg(c->svc, base, 9, 0, 3000, c->buf, c->tmp);
 		ASSERT_TRUE(why == NULL) TH_LOG("child's message: %s", why);
@@ -1477,7 +1437,7 @@ TEST_F_TIMEOUT(soak, lossy_transfer, 900)
 		cl->fd = ns_connect(p->a, p->ip_b, port);
 		ASSERT_LE(0, cl->fd) TH_LOG("connect %d: %s", k,
 					    strerror(errno));
-		sv->fd = accept_tmo(l);
+		sv->fd = accept_tmo(l, TMO);
 		ASSERT_LE(0, sv->fd) TH_LOG("accept %d: %s", k,
 					    strerror(errno));
 	}

@@ -135,29 +135,6 @@ static struct shared *sh_mem;
 
 /* --- small helpers ------------------------------------------------------ */
 
-static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "# %s\n", line);
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 static int ns_sysctl(const char *ns, const char *name, long val)
 {
 	char path[128], buf[32];
@@ -166,7 +143,7 @@ static int ns_sysctl(const char *ns, const char *name, long val)
 	snprintf(path, sizeof(path), SYSCTL "%s", name);
 	snprintf(buf, sizeof(buf), "%ld", val);
 	if (cur >= 0 && !demo_netns_enter(ns))
-		ret = write_file(path, buf);
+		ret = demo_write_file(path, buf);
 	ns_restore(cur);
 	return ret;
 }
@@ -194,16 +171,6 @@ static int set_timeo(int fd, int opt, int ms)
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
 
 	return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
-}
-
-static void close_abort(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
 }
 
 /* --- errno rules -------------------------------------------------------- */
