@@ -11,7 +11,7 @@
 # writes $AFDEMO_OUT/demo_bench.json.
 set -u
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 mode=--smoke
 if [ "${1:-}" = --full ]; then
 	mode=
