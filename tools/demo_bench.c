@@ -345,6 +345,18 @@ static void set_timeout(int fd, int opt_name, int ms)
 	setsockopt(fd, SOL_SOCKET, opt_name, &tv, sizeof(tv));
 }
 
+/*
+ * SCTP refuses a message larger than its send buffer (EMSGSIZE), and the
+ * default, wmem_default, is below 256 KiB: room for two of the largest.
+ */
+static void set_sctp_sndbuf(int fd, enum xport t)
+{
+	int sz = 2 * MAX_MSG;
+
+	if (t == T_SCTP)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+}
+
 static void set_timeouts(int fd)
 {
 	set_timeout(fd, SO_RCVTIMEO, IO_TIMEOUT_S * 1000);
@@ -434,6 +446,7 @@ static int mk_pair(const struct path *p, enum xport t, int *c, int *s,
 	to_side(p, CLI);
 	*c = mk_sock(t);
 	set_timeouts(*c);
+	set_sctp_sndbuf(*c, t);
 	if (*c < 0 || connect_ip(*c, t, p->srv_ip, port)) {
 		close(l);
 		goto fail;
