@@ -10,7 +10,8 @@
 #   make selftests          the userspace test programs (and the tools,
 #                           which demo_diag runs)
 #   make examples           the example programs
-#   make tools              the user tools: demo-ss, in build/bin/
+#   make tools              the user tools: demo-ss, in build/bin/, and
+#                           demo_bench (the benchmark, scripts/bench.sh)
 #   make clean
 #
 # Installation, for one kernel: KVER (default: the running kernel, uname -r)
@@ -149,11 +150,16 @@ $(BUILD)/examples/%: examples/%.c include/uapi/linux/af_demo.h
 
 # User tools, one directory each under tools/, built into build/bin/.
 TOOL_PROGS := demo-ss
-tools: $(addprefix $(BUILD)/bin/,$(TOOL_PROGS))
+tools: $(addprefix $(BUILD)/bin/,$(TOOL_PROGS)) $(BUILD)/bin/demo_bench
 
 $(BUILD)/bin/demo-ss: tools/demo-ss/demo-ss.c $(UAPI_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) -Wall -Wextra -Werror -O2 -Iinclude/uapi -o $@ $<
+
+# The benchmark (not installed): AF_DEMO against TCP, UDP and SCTP.
+$(BUILD)/bin/demo_bench: tools/demo_bench.c selftests/demo_lib.h $(UAPI_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) -Wall -Wextra -Werror -O2 -Iinclude/uapi -Iselftests -pthread -o $@ $<
 
 # ---- installation ----------------------------------------------------------
 

@@ -82,6 +82,8 @@ FUNCTIONAL="demo_dgram demo_module demo_socat demo_wireshark demo_install"
 FUNCTIONAL+=" demo_kunit"
 FUNCTIONAL+=" demo_seqpacket demo_seqpath demo_seqmem demo_seqinherit"
 FUNCTIONAL+=" demo_observe demo_diag"
+# the benchmark's smoke version: ~25 s, no thresholds
+FUNCTIONAL+=" demo_bench"
 
 # The lanes: NAME|VM-RUN KERNEL ARGS|TESTS ("" for all).
 own_kdir=${KDIR:-}

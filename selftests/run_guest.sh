@@ -45,6 +45,9 @@ TESTS=(
 	build/selftests/demo_sysfuzz:900
 	build/selftests/demo_faults:900
 	build/selftests/demo_soak:1500
+	# the benchmark's smoke version (build/bin/demo_bench, no thresholds:
+	# scripts/bench.sh runs the full one)
+	selftests/demo_bench.sh:600
 )
 # The programs run with every af_demo tracepoint enabled (in a tracefs
 # instance of their own): the events' code must take hostile input too.
