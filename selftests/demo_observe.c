@@ -64,6 +64,7 @@
 #define PORT_INFO	7301
 #define PORT_TRACE	7302
 #define PORT_REFUSED	7303		/* nothing listens there */
+#define PORT_LATE	7304		/* trace_events: data after close */
 
 #define TMO		5000		/* ms */
 #define XFER_TMO	60000		/* ms: info_transfer's bound */
@@ -228,6 +229,26 @@ static struct demo_info info_of(int fd)
 		memset(&info, 0xff, sizeof(info));	/* no field passes */
 	return info;
 }
+
+/*
+ * Wait (bounded by TMO) until DEMO_INFO of @fd satisfies @cond, an
+ * expression of the struct read, named i; 0, or -1 at the deadline.
+ */
+#define WAIT_INFO(fd, cond) ({						\
+	long __end = demo_now_ms() + TMO;				\
+	struct demo_info i;						\
+	int __ret = -1;							\
+									\
+	do {								\
+		i = info_of(fd);					\
+		if (cond) {						\
+			__ret = 0;					\
+			break;						\
+		}							\
+		poll(NULL, 0, 10);					\
+	} while (demo_now_ms() < __end);				\
+	__ret;								\
+})
 
 TEST_F_TIMEOUT(obs, info_datagram, 120)
 {
@@ -508,7 +529,7 @@ TEST_F_TIMEOUT(obs, info_transfer, 300)
 static const char *const trace_events[] = {
 	"demo_seq_state", "demo_seq_retransmit", "demo_seq_cong",
 	"demo_seq_rtt", "demo_seq_send_reset", "demo_seq_receive_reset",
-	"demo_seq_drop", "demo_drop",
+	"demo_seq_drop", "demo_drop", "demo_seq_probe",
 };
 
 /* tracefs mounted, or mounted now; false where the kernel has none. */
@@ -631,7 +652,7 @@ TEST_F_TIMEOUT(obs, trace_events, 300)
 {
 	char cport[32], cport_d[32], sp[32], dp[32], msg[100];
 	struct sockaddr_demo sa;
-	int lfd, cfd, afd, rfd, i, ok;
+	int lfd, cfd, afd, rfd, l2, c2, a2, i, ok;
 	char *trace;
 	char path[256];
 
@@ -660,7 +681,7 @@ TEST_F_TIMEOUT(obs, trace_events, 300)
 	ASSERT_EQ(0, server_hello(cfd, afd));
 	ASSERT_EQ(0, sock_name(cfd, &sa, false));
 	/* The hello acknowledged before the path goes dark. */
-	poll(NULL, 0, 200);
+	ASSERT_EQ(0, WAIT_INFO(afd, i.demoi_unacked == 0));
 	port_kv(cport, "sport", ntohs(sa.sdemo_port));
 	port_kv(cport_d, "dport", ntohs(sa.sdemo_port));
 	port_kv(sp, "sport", PORT_TRACE);
@@ -682,11 +703,26 @@ TEST_F_TIMEOUT(obs, trace_events, 300)
 	EXPECT_EQ(ECONNREFUSED, errno);
 	close(rfd);
 
+	/*
+	 * Data for a server that closed, sent after its FIN: dropped, and a
+	 * reset tells the client (TCP's abort on data).
+	 */
+	ASSERT_EQ(0, connect_pair(PORT_LATE, &l2, &c2, &a2));
+	ASSERT_EQ(0, server_hello(c2, a2));
+	close(a2);
+	ASSERT_EQ(POLLIN, wait_ev(c2, POLLIN, TMO) & POLLIN);
+	ASSERT_EQ(0, recv(c2, msg, sizeof(msg), 0));	/* the FIN */
+	ASSERT_EQ((ssize_t)sizeof(msg), send(c2, msg, sizeof(msg), 0));
+	EXPECT_EQ(0, WAIT_INFO(c2, i.demoi_state == ST_CLOSE));
+	EXPECT_EQ(ECONNRESET, so_error(c2));
+	close(c2);
+	close(l2);
+
 	/* An abort: the client resets, the server hears it. */
-	poll(NULL, 0, 200);
+	ASSERT_EQ(0, WAIT_INFO(cfd, i.demoi_unacked == 0));
 	close_abort(cfd);
 	EXPECT_NE(0, wait_ev(afd, POLLIN | POLLERR, TMO));
-	poll(NULL, 0, 200);
+	EXPECT_EQ(0, WAIT_INFO(afd, i.demoi_state == ST_CLOSE));
 	trace_write("tracing_on", "0");
 
 	trace = trace_read();
@@ -704,8 +740,10 @@ TEST_F_TIMEOUT(obs, trace_events, 300)
 				 KV(sp, cport_d, "saddr=" ADDR_R,
 				    "daddr=" ADDR_S, "oldstate=TCP_LISTEN",
 				    "newstate=TCP_ESTABLISHED")));
-	/* An RTT sample from the SYN-ACK. */
+	/* An RTT sample from the SYN-ACK; an ACK of the client's data. */
 	EXPECT_LE(1, trace_count(trace, "demo_seq_rtt", KV(cport, dp)));
+	EXPECT_LE(1, trace_count(trace, "demo_seq_probe",
+				 KV(cport, dp, "saddr=" ADDR_S, "ca=DEMO_CA_OPEN")));
 
 	/* The lost message: a tail loss probe, then timeouts. */
 	EXPECT_LE(1, trace_count(trace, "demo_seq_retransmit",
@@ -732,6 +770,15 @@ TEST_F_TIMEOUT(obs, trace_events, 300)
 				    "reason=DEMO_RST_NO_SOCKET")));
 	EXPECT_LE(1, trace_count(trace, "demo_seq_receive_reset",
 				 KV(dp, "state=TCP_SYN_SENT")));
+
+	/* Data after close: dropped by the closed end, which resets. */
+	port_kv(sp, "sport", PORT_LATE);
+	EXPECT_EQ(1, trace_count(trace, "demo_seq_drop",
+				 KV(sp, "saddr=" ADDR_R,
+				    "reason=DEMO_DROP_CLOSED")));
+	EXPECT_EQ(1, trace_count(trace, "demo_seq_send_reset",
+				 KV(sp, "saddr=" ADDR_R,
+				    "reason=DEMO_RST_DATA_AFTER_CLOSE")));
 
 	/* The abort. */
 	port_kv(dp, "dport", PORT_TRACE);
