@@ -18,8 +18,11 @@
  * message of the dump carries whole buckets, so a socket that comes or goes
  * between two messages cannot shift what the next one resumes from: where
  * a bucket does not fit after others, the message ends before it. Only a
- * bucket too large for a message on its own is split, and resumed by its
- * position. A socket may still be listed twice when it moves to another
+ * bucket too large for a message on its own (some hundred sockets with
+ * every attribute) is split, and resumed by its position: a socket added
+ * to or removed from that bucket between the two messages can then make
+ * the dump list another twice or miss one, as inet_diag's resumption by
+ * position can. A socket may also be listed twice when it moves to another
  * table during the dump (connect(), TIME_WAIT), in its two states, as TCP
  * sockets may be by inet_diag.
  */
