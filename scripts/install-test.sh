@@ -167,7 +167,7 @@ int main(void)
 	       sizeof(struct demohdr) != 12 || SOL_DEMO != 299 ||
 	       DEMOPROTO_SEQPACKET != 2 || req.sdiag_protocol != 0 ||
 	       sizeof(struct demo_diag_msg) != 40 ||
-	       DEMO_DIAG_SEQINFO != 3;
+	       DEMO_DIAG_INFO != 3 || sizeof(struct demo_info) != 152;
 }
 EOF
 	cc -Wall -Werror -I"$tmp/bare/usr/include" -o "$tmp/hdr" "$tmp/hdr.c" &&
