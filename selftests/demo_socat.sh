@@ -45,71 +45,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-
-
-# sockaddr IP PORT: socat data for the sockaddr_demo bytes after the family
-sockaddr() {
-	local a b c d
-
-	IFS=. read -r a b c d <<<"$1"
-	printf 'x%04x%02x%02x%02x%02x0000000000000000' "$2" "$a" "$b" "$c" "$d"
-}
-
-# ns_cmd NS: set NS_CMD to the prefix running a command in netns NS ("" =
-# the current one). Both prefixes exec the command, so "${NS_CMD[@]}" CMD &
-# gives CMD's pid in $!.
-ns_cmd() {
-	NS_CMD=(env)
-	[ -z "$1" ] || NS_CMD=(ip netns exec "$1")
-}
-
-# ns_stat NS NAME: a /proc/net/demo_stat counter of netns NS
-ns_stat() {
-	ns_cmd "$1"
-	# shellcheck disable=SC2016
-	"${NS_CMD[@]}" awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' \
-		/proc/net/demo_stat
-}
-
-# port_bound NS PORT: a DEMO socket is bound to PORT in netns NS
-port_bound() {
-	ns_cmd "$1"
-	# shellcheck disable=SC2016
-	"${NS_CMD[@]}" awk -v p="$(printf ':%04X' "$2")" \
-		'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
-		/proc/net/demo
-}
-
 # bound_or_dead PID NS PORT: PORT is bound in NS, or process PID is gone
 bound_or_dead() { port_bound "$2" "$3" || ! alive "$1"; }
 
-# wait_for DESCRIPTION CMD...: poll CMD until it succeeds, up to DEADLINE s
-wait_for() {
-	local what=$1 end=$((SECONDS + DEADLINE))
-
-	shift
-	until "$@"; do
-		if [ "$SECONDS" -ge "$end" ]; then
-			diag "timed out waiting for $what"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
 size_is() { [ "$(stat_size "$1")" = "$2" ]; }
 stat_size() { if [ -e "$1" ]; then wc -c <"$1"; else echo -1; fi; }
-alive() { kill -0 "$1" 2>/dev/null; }
-dead() { ! alive "$1"; }
-
-show_log() {
-	local f
-
-	for f in "$@"; do
-		[ -s "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"
-	done
-	return 0
-}
 
 # transfer NAME RX_NS RX_IP TX_NS PORT INPUT BLOCK DATAGRAMS
 # A socat receiver bound to RX_IP:PORT in RX_NS, a socat sender in TX_NS

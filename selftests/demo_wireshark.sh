@@ -59,56 +59,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# sockaddr IP PORT: socat data for the sockaddr_demo bytes after the family
-sockaddr() {
-	local a b c d
-
-	IFS=. read -r a b c d <<<"$1"
-	printf 'x%04x%02x%02x%02x%02x0000000000000000' "$2" "$a" "$b" "$c" "$d"
-}
-
-# wait_for DESCRIPTION CMD...: poll CMD until it succeeds, up to DEADLINE s
-wait_for() {
-	local what=$1 end=$((SECONDS + DEADLINE))
-
-	shift
-	until "$@"; do
-		if [ "$SECONDS" -ge "$end" ]; then
-			diag "timed out waiting for $what"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
-alive() { kill -0 "$1" 2>/dev/null; }
-dead() { ! alive "$1"; }
-
-# port_bound NS PORT: a DEMO socket is bound to PORT in netns NS
-port_bound() {
-	# shellcheck disable=SC2016
-	ip netns exec "$1" awk -v p="$(printf ':%04X' "$2")" \
-		'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
-		/proc/net/demo
-}
-
-show_log() {
-	local f
-
-	for f in "$@"; do
-		[ -s "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"
-	done
-	return 0
-}
-
 capturing() { grep -q 'Capturing on' "$tmp/capture.log"; }
 
 # csum_errors NS N: NS's InCsumErrors (/proc/net/demo_stat) reached N
 csum_errors() {
-	# shellcheck disable=SC2016
-	ip netns exec "$1" awk -v n="$2" \
-		'$1 == "InCsumErrors" && $2 >= n { f = 1 } END { exit !f }' \
-		/proc/net/demo_stat
+	local n
+
+	n=$(ns_stat "$1" InCsumErrors) && [ "$n" -ge "$2" ]
 }
 
 port_free() { ! port_bound "$@"; }
